@@ -1,0 +1,137 @@
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from phonenumber_field.modelfields import PhoneNumberField
+
+
+class UserQuerySet(models.QuerySet):
+    def counselors(self) -> "UserQuerySet":
+        return self.filter(role=User.Role.COUNSELOR, is_active=True)
+
+
+class CrmUserManager(UserManager.from_queryset(UserQuerySet)):
+    pass
+
+
+class User(AbstractUser):
+    """A person who signs in: counselor, supervisor or admin."""
+
+    class Role(models.TextChoices):
+        COUNSELOR = "counselor", "Admissions counselor"
+        SUPERVISOR = "supervisor", "Supervisor"
+        ADMIN = "admin", "Administrator"
+
+    class Presence(models.TextChoices):
+        AVAILABLE = "available", "Available"
+        BUSY = "busy", "Busy"
+        AWAY = "away", "Away"
+        OFFLINE = "offline", "Offline"
+
+    role = models.CharField(max_length=16, choices=Role, default=Role.COUNSELOR)
+    phone = PhoneNumberField(
+        blank=True, help_text="Counselor's own phone, for alerts and bridged calls."
+    )
+    presence = models.CharField(
+        max_length=16, choices=Presence, default=Presence.OFFLINE
+    )
+    presence_changed_at = models.DateTimeField(default=timezone.now)
+    max_open_leads = models.PositiveIntegerField(
+        default=40, help_text="Capacity: routing stops at this many open leads."
+    )
+
+    objects = CrmUserManager()
+
+    class Meta:
+        ordering = ["username"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(role__in=["counselor", "supervisor", "admin"]),
+                name="user_role_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(presence__in=["available", "busy", "away", "offline"]),
+                name="user_presence_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.username
+
+    @property
+    def sees_all_leads(self) -> bool:
+        return self.is_superuser or self.role == self.Role.ADMIN
+
+    @property
+    def is_supervisor(self) -> bool:
+        return self.role == self.Role.SUPERVISOR or self.sees_all_leads
+
+
+class Team(models.Model):
+    """A group of counselors working one queue, led by one or more supervisors."""
+
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+    members = models.ManyToManyField(User, related_name="teams", blank=True)
+    supervisors = models.ManyToManyField(
+        User, related_name="supervised_teams", blank=True
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AuditEvent(models.Model):
+    """One append-only line of who viewed, changed or exported which record.
+
+    Rows are never updated or deleted (HIPAA §164.312(b); kept six years). Values of
+    changed fields are not copied here, only their names, so the trail itself does
+    not spread health information.
+    """
+
+    class Action(models.TextChoices):
+        VIEW = "view", "Viewed"
+        LIST = "list", "Listed"
+        CREATE = "create", "Created"
+        UPDATE = "update", "Changed"
+        EXPORT = "export", "Exported"
+        DELETE = "delete", "Deleted"
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor_username = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=16, choices=Action)
+    object_type = models.CharField(max_length=64)
+    object_id = models.CharField(max_length=64)
+    lead_id = models.BigIntegerField(null=True, blank=True)
+    fields = models.JSONField(default=list, blank=True)
+    detail = models.CharField(max_length=255, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=255, blank=True)
+    channel = models.CharField(max_length=16, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["lead_id", "-at"], name="audit_lead_at"),
+            models.Index(fields=["actor", "-at"], name="audit_actor_at"),
+        ]
+
+    def __str__(self) -> str:
+        who = self.actor_username or "system"
+        return f"{who} {self.action} {self.object_type} #{self.object_id}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise PermissionError("audit events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("audit events are append-only")

@@ -1,0 +1,34 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from leads.api import LeadViewSet
+
+from .api.auth import TokenView
+from .views import healthz
+
+router = DefaultRouter()
+router.register("leads", LeadViewSet, basename="lead")
+
+api_v1 = [
+    path("auth/token/", TokenView.as_view(), name="api-token"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path(
+        "docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"
+    ),
+    path("", include(router.urls)),
+]
+
+admin.site.site_header = "Admissions CRM"
+admin.site.site_title = "Admissions CRM"
+admin.site.index_title = "Call center administration"
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/api/v1/", permanent=False)),
+    path("healthz/", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api-auth/", include("rest_framework.urls")),
+]

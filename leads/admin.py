@@ -1,0 +1,271 @@
+"""Admin for leads. Reads are audited; writes go through the lead services."""
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from crm.services import audit_record, audit_record_many
+
+from . import services
+from .models import (
+    ATTRIBUTION_FIELDS,
+    Activity,
+    Channel,
+    Lead,
+    LeadSource,
+    StageChange,
+    Touch,
+)
+
+
+class ReadOnlyAdminMixin:
+    """History is written by services only; the admin shows it."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class ActivityInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = Activity
+    fields = ["at", "kind", "actor", "summary"]
+    readonly_fields = fields
+    ordering = ["-at", "-id"]
+    extra = 0
+    max_num = 0
+    show_change_link = False
+
+
+class StageChangeInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = StageChange
+    fields = ["at", "from_stage", "to_stage", "lost_reason", "reason", "by"]
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+
+
+class TouchInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = Touch
+    fields = ["occurred_at", "channel", "source", "campaign", "landing_page", "summary"]
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+
+
+@admin.register(Lead)
+class LeadAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "display_name",
+        "phone",
+        "stage",
+        "level_of_care",
+        "owner",
+        "team",
+        "source",
+        "created_at",
+    ]
+    list_filter = ["stage", "team", "source", "level_of_care", "urgency", "state"]
+    search_fields = ["first_name", "last_name", "email", "phone"]
+    list_select_related = ["owner", "team", "source"]
+    date_hierarchy = "created_at"
+    inlines = [TouchInline, StageChangeInline, ActivityInline]
+    readonly_fields = [
+        "stage",
+        "stage_changed_at",
+        "lost_reason",
+        "referred_to",
+        "closed_reason_note",
+        "created_at",
+        "updated_at",
+        "first_response_at",
+        "last_activity_at",
+        "first_touch",
+        "last_touch",
+    ]
+    fieldsets = (
+        (
+            "Person",
+            {
+                "fields": (
+                    "first_name",
+                    "last_name",
+                    "phone",
+                    "email",
+                    "date_of_birth",
+                    "state",
+                    "city",
+                    "time_zone",
+                    "preferred_language",
+                )
+            },
+        ),
+        (
+            "Caller",
+            {
+                "fields": (
+                    "caller_relationship",
+                    "caller_first_name",
+                    "caller_last_name",
+                    "caller_phone",
+                    "caller_email",
+                    "patient_consents_to_caller",
+                )
+            },
+        ),
+        (
+            "Clinical intake",
+            {
+                "fields": (
+                    "substances",
+                    "level_of_care",
+                    "co_occurring_mental_health",
+                    "urgency",
+                    "intake_notes",
+                )
+            },
+        ),
+        (
+            "Insurance",
+            {
+                "fields": (
+                    "insurance_payer",
+                    "insurance_member_id",
+                    "insurance_group_number",
+                    "insurance_subscriber_name",
+                )
+            },
+        ),
+        (
+            "Work",
+            {
+                "fields": (
+                    "owner",
+                    "team",
+                    "priority",
+                    "stage",
+                    "stage_changed_at",
+                    "lost_reason",
+                    "referred_to",
+                    "closed_reason_note",
+                )
+            },
+        ),
+        (
+            "Attribution (first touch)",
+            {"classes": ["collapse"], "fields": ATTRIBUTION_FIELDS},
+        ),
+        (
+            "Timestamps",
+            {
+                "fields": (
+                    "created_at",
+                    "updated_at",
+                    "first_response_at",
+                    "last_activity_at",
+                    "first_touch",
+                    "last_touch",
+                )
+            },
+        ),
+    )
+
+    def get_queryset(self, request: HttpRequest):
+        return super().get_queryset(request).visible_to(request.user)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Leads are health records kept for years; they are closed, never deleted.
+        return False
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", {}) or {}
+        if "cl" in changelist:
+            audit_record_many(
+                actor=request.user,
+                action="list",
+                object_type="lead",
+                object_ids=[lead.pk for lead in changelist["cl"].result_list],
+            )
+        return response
+
+    def change_view(
+        self, request: HttpRequest, object_id, form_url="", extra_context=None
+    ):
+        visible = (
+            request.method == "GET"
+            and object_id.isdigit()
+            and self.get_queryset(request).filter(pk=object_id).exists()
+        )
+        if visible:
+            audit_record(
+                actor=request.user,
+                action="view",
+                object_type="lead",
+                object_id=object_id,
+                lead_id=int(object_id),
+                detail="admin",
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def save_model(self, request: HttpRequest, obj: Lead, form, change: bool) -> None:
+        data = {name: form.cleaned_data[name] for name in form.changed_data}
+        if change:
+            services.lead_edit(lead=obj, by=request.user, data=data)
+            return
+        attribution = {
+            name: data.pop(name) for name in ATTRIBUTION_FIELDS if name in data
+        }
+        created = services.lead_create(
+            by=request.user,
+            channel=Channel.MANUAL,
+            team=data.pop("team", None),
+            owner=data.pop("owner", None),
+            attribution=attribution,
+            **data,
+        )
+        obj.pk = created.pk
+
+
+@admin.register(LeadSource)
+class LeadSourceAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "kind", "is_active"]
+    list_filter = ["kind", "is_active"]
+    prepopulated_fields = {"slug": ("name",)}
+    search_fields = ["name", "slug"]
+
+
+class LeadHistoryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Rows that hang off a lead, limited to the leads the user may see."""
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .filter(lead__in=Lead.objects.visible_to(request.user))
+        )
+
+
+@admin.register(Touch)
+class TouchAdmin(LeadHistoryAdmin):
+    list_display = ["occurred_at", "lead", "channel", "source", "campaign"]
+    list_filter = ["channel", "source"]
+    list_select_related = ["lead", "source"]
+
+
+@admin.register(StageChange)
+class StageChangeAdmin(LeadHistoryAdmin):
+    list_display = ["at", "lead", "from_stage", "to_stage", "lost_reason", "by"]
+    list_filter = ["to_stage", "lost_reason"]
+    list_select_related = ["lead", "by"]
+
+
+@admin.register(Activity)
+class ActivityAdmin(LeadHistoryAdmin):
+    list_display = ["at", "lead", "kind", "actor", "summary"]
+    list_filter = ["kind"]
+    list_select_related = ["lead", "actor"]

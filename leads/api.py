@@ -1,0 +1,184 @@
+"""The lead API: thin views that parse, call a service or selector, and render."""
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.filters import OrderingFilter
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from crm.services import audit_record, audit_record_many
+
+from . import selectors, services
+from .filters import LeadFilter
+from .models import ATTRIBUTION_FIELDS, Lead
+from .serializers import (
+    ActivitySerializer,
+    LeadCreateSerializer,
+    LeadDetailSerializer,
+    LeadListSerializer,
+    LeadWriteSerializer,
+    NoteCreateSerializer,
+    TransitionSerializer,
+)
+
+
+def _audit_view(request: Request, lead: Lead, detail: str = "") -> None:
+    audit_record(
+        actor=request.user,
+        action="view",
+        object_type="lead",
+        object_id=lead.pk,
+        lead_id=lead.pk,
+        detail=detail,
+    )
+
+
+class LeadViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Leads of the teams you work in. Every read and change is audited."""
+
+    filterset_class = LeadFilter
+    filter_backends = [
+        *viewsets.GenericViewSet.filter_backends,
+        OrderingFilter,
+    ]
+    ordering_fields = ["created_at", "last_activity_at", "priority", "stage_changed_at"]
+    ordering = ["-created_at", "-id"]
+    serializer_class = LeadDetailSerializer
+    # Digits only, and few enough to fit a bigint: anything else is a 404, not a 500.
+    lookup_value_regex = r"[0-9]{1,18}"
+
+    def get_queryset(self):
+        if self.action == "list":
+            return selectors.lead_list_for(self.request.user)
+        return selectors.leads_visible_to(self.request.user)
+
+    def get_object(self) -> Lead:
+        return selectors.lead_get_for(
+            user=self.request.user, lead_id=int(self.kwargs["pk"])
+        )
+
+    def _render(self, request: Request, lead: Lead, code: int = 200) -> Response:
+        # Re-read through the visibility selector: the answer shows only what the
+        # caller may see, with the relations the detail shape needs.
+        lead = selectors.lead_get_for(user=request.user, lead_id=lead.pk)
+        return Response(LeadDetailSerializer(lead).data, status=code)
+
+    def get_serializer_class(self):
+        return {
+            "list": LeadListSerializer,
+            "create": LeadCreateSerializer,
+            "update": LeadWriteSerializer,
+            "partial_update": LeadWriteSerializer,
+            "timeline": ActivitySerializer,
+            "transition": TransitionSerializer,
+        }.get(self.action, LeadDetailSerializer)
+
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        response = super().list(request, *args, **kwargs)
+        audit_record_many(
+            actor=request.user,
+            action="list",
+            object_type="lead",
+            object_ids=[row["id"] for row in response.data["results"]],
+        )
+        return response
+
+    def retrieve(self, request: Request, *args, **kwargs) -> Response:
+        lead = self.get_object()
+        _audit_view(request, lead)
+        return Response(LeadDetailSerializer(lead).data)
+
+    @extend_schema(request=LeadCreateSerializer, responses={201: LeadDetailSerializer})
+    def create(self, request: Request) -> Response:
+        serializer = LeadCreateSerializer(
+            data=request.data, context={"request": request}
+        )
+        serializer.is_valid(raise_exception=True)
+        details = dict(serializer.validated_data)
+        attribution = {
+            name: details.pop(name) for name in ATTRIBUTION_FIELDS if name in details
+        }
+        lead = services.lead_enter_manually(
+            by=request.user,
+            team=details.pop("team", None),
+            owner=details.pop("owner", None),
+            message=details.pop("message", ""),
+            attribution=attribution,
+            **details,
+        )
+        return self._render(request, lead, status.HTTP_201_CREATED)
+
+    @extend_schema(request=LeadWriteSerializer, responses=LeadDetailSerializer)
+    def update(self, request: Request, pk: str, partial: bool = False) -> Response:
+        lead = self.get_object()
+        serializer = LeadWriteSerializer(
+            lead, data=request.data, partial=partial, context={"request": request}
+        )
+        serializer.is_valid(raise_exception=True)
+        lead = services.lead_edit(
+            lead=lead, by=request.user, data=serializer.validated_data
+        )
+        return self._render(request, lead)
+
+    @extend_schema(request=LeadWriteSerializer, responses=LeadDetailSerializer)
+    def partial_update(self, request: Request, pk: str) -> Response:
+        return self.update(request, pk, partial=True)
+
+    @extend_schema(
+        request=TransitionSerializer,
+        responses={
+            200: LeadDetailSerializer,
+            400: OpenApiResponse(
+                description="The move is not allowed, or a reason is missing."
+            ),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def transition(self, request: Request, pk: str) -> Response:
+        """Move the lead to another stage: allowed moves only; lost needs a reason."""
+        lead = self.get_object()
+        serializer = TransitionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        lead = services.lead_transition(
+            lead=lead, by=request.user, **serializer.validated_data
+        )
+        return self._render(request, lead)
+
+    @extend_schema(
+        methods=["get"], responses=ActivitySerializer(many=True), request=None
+    )
+    @extend_schema(
+        methods=["post"],
+        request=NoteCreateSerializer,
+        responses={201: ActivitySerializer},
+    )
+    @action(detail=True, methods=["get", "post"])
+    def notes(self, request: Request, pk: str) -> Response:
+        """The counselors' notes on the lead; POST adds one."""
+        lead = self.get_object()
+        if request.method == "POST":
+            serializer = NoteCreateSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            note = services.lead_add_note(
+                lead=lead, by=request.user, body=serializer.validated_data["body"]
+            )
+            return Response(
+                ActivitySerializer(note).data, status=status.HTTP_201_CREATED
+            )
+        _audit_view(request, lead, detail="notes")
+        page = self.paginate_queryset(selectors.lead_notes(lead=lead))
+        return self.get_paginated_response(ActivitySerializer(page, many=True).data)
+
+    @extend_schema(responses=ActivitySerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def timeline(self, request: Request, pk: str) -> Response:
+        """Everything that happened on the lead, newest first."""
+        lead = self.get_object()
+        _audit_view(request, lead, detail="timeline")
+        page = self.paginate_queryset(selectors.lead_timeline(lead=lead))
+        return self.get_paginated_response(ActivitySerializer(page, many=True).data)

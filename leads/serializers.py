@@ -1,0 +1,248 @@
+"""API shapes of a lead. Serializers parse and render; services decide."""
+
+import datetime
+
+from django.db.models import Q
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
+from phonenumber_field.serializerfields import PhoneNumberField
+from rest_framework import serializers
+
+from crm.models import Team, User
+
+from .models import (
+    ATTRIBUTION_FIELDS,
+    Activity,
+    Lead,
+    LeadSource,
+    Stage,
+    Substance,
+    Touch,
+)
+from .selectors import lead_time_in_stages
+from .services import LEAD_DETAIL_FIELDS, allowed_next_stages
+
+OLDEST_PLAUSIBLE_BIRTH_YEAR = 1900
+
+
+class RejectUnknownFieldsMixin:
+    """Answer 400 for fields the endpoint does not know, instead of ignoring them."""
+
+    def to_internal_value(self, data):
+        unknown_errors = {}
+        if hasattr(data, "keys"):
+            writable = {
+                name for name, field in self.fields.items() if not field.read_only
+            }
+            unknown_errors = {
+                name: ["Unknown or read-only field."]
+                for name in sorted(set(data.keys()) - writable)
+            }
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if isinstance(exc.detail, dict):
+                raise serializers.ValidationError(
+                    {**unknown_errors, **exc.detail}
+                ) from exc
+            raise
+        if unknown_errors:
+            raise serializers.ValidationError(unknown_errors)
+        return value
+
+
+class UserRefSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(source="__str__", read_only=True)
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "name"]
+
+
+class TeamRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Team
+        fields = ["id", "slug", "name"]
+
+
+class SourceRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = LeadSource
+        fields = ["id", "slug", "name", "kind"]
+
+
+class TouchSerializer(serializers.ModelSerializer):
+    source = SourceRefSerializer(read_only=True)
+
+    class Meta:
+        model = Touch
+        fields = ["id", "channel", "occurred_at", "summary", *ATTRIBUTION_FIELDS]
+
+
+class LeadListSerializer(serializers.ModelSerializer):
+    """One row of the lead list: the minimum a counselor needs to pick the next call."""
+
+    owner = UserRefSerializer(read_only=True)
+    team = TeamRefSerializer(read_only=True)
+    source = SourceRefSerializer(read_only=True)
+
+    class Meta:
+        model = Lead
+        fields = [
+            "id",
+            "first_name",
+            "last_name",
+            "phone",
+            "email",
+            "state",
+            "level_of_care",
+            "urgency",
+            "priority",
+            "stage",
+            "owner",
+            "team",
+            "source",
+            "campaign",
+            "created_at",
+            "first_response_at",
+            "last_activity_at",
+        ]
+        read_only_fields = fields
+
+
+class LeadDetailSerializer(serializers.ModelSerializer):
+    owner = UserRefSerializer(read_only=True)
+    team = TeamRefSerializer(read_only=True)
+    source = SourceRefSerializer(read_only=True)
+    first_touch = TouchSerializer(read_only=True)
+    last_touch = TouchSerializer(read_only=True)
+    allowed_next_stages = serializers.SerializerMethodField()
+    seconds_in_stages = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Lead
+        fields = [
+            "id",
+            *LEAD_DETAIL_FIELDS,
+            "owner",
+            "team",
+            "stage",
+            "stage_changed_at",
+            "allowed_next_stages",
+            "lost_reason",
+            "referred_to",
+            "closed_reason_note",
+            "seconds_in_stages",
+            "created_at",
+            "updated_at",
+            "first_response_at",
+            "last_activity_at",
+            "source",
+            "campaign",
+            "first_touch",
+            "last_touch",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(Stage)))
+    def get_allowed_next_stages(self, lead: Lead) -> list[str]:
+        return allowed_next_stages(lead)
+
+    @extend_schema_field(serializers.DictField(child=serializers.FloatField()))
+    def get_seconds_in_stages(self, lead: Lead) -> dict[str, float]:
+        return lead_time_in_stages(lead=lead)
+
+
+class LeadWriteSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
+    """What a counselor may type about a lead, validated field by field."""
+
+    phone = PhoneNumberField(required=False, allow_blank=True, region="US")
+    caller_phone = PhoneNumberField(required=False, allow_blank=True, region="US")
+    substances = serializers.ListField(
+        child=serializers.ChoiceField(Substance), required=False, max_length=10
+    )
+    owner = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(is_active=True), required=False, allow_null=True
+    )
+    team = serializers.PrimaryKeyRelatedField(
+        queryset=Team.objects.filter(is_active=True), required=False
+    )
+
+    class Meta:
+        model = Lead
+        fields = [*LEAD_DETAIL_FIELDS, "owner", "team"]
+        extra_kwargs = {
+            "date_of_birth": {"required": False, "allow_null": True},
+        }
+
+    def get_fields(self):
+        fields = super().get_fields()
+        # The model stores the date encrypted as text; the API speaks dates.
+        fields["date_of_birth"] = serializers.DateField(required=False, allow_null=True)
+        return fields
+
+    def validate_date_of_birth(self, value: datetime.date | None):
+        if value is None:
+            return value
+        if value > timezone.localdate():
+            raise serializers.ValidationError("Date of birth cannot be in the future.")
+        if value.year < OLDEST_PLAUSIBLE_BIRTH_YEAR:
+            raise serializers.ValidationError("Date of birth is not plausible.")
+        return value
+
+    def validate_team(self, team: Team) -> Team:
+        user = self.context["request"].user
+        if user.sees_all_leads:
+            return team
+        mine = Team.objects.filter(Q(members=user) | Q(supervisors=user), pk=team.pk)
+        if not mine.exists():
+            raise serializers.ValidationError("You can only use your own teams.")
+        return team
+
+
+class LeadCreateSerializer(LeadWriteSerializer):
+    """A lead typed in by a counselor, with where it came from."""
+
+    source = serializers.SlugRelatedField(
+        slug_field="slug",
+        queryset=LeadSource.objects.filter(is_active=True),
+        required=False,
+        allow_null=True,
+    )
+    tracking_number = PhoneNumberField(required=False, allow_blank=True, region="US")
+    message = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=500,
+        help_text="What the person said they need, kept on the first touch.",
+    )
+
+    class Meta(LeadWriteSerializer.Meta):
+        fields = [*LEAD_DETAIL_FIELDS, "owner", "team", *ATTRIBUTION_FIELDS, "message"]
+
+
+class TransitionSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    to = serializers.ChoiceField(Stage)
+    reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=2000,
+        help_text="Lost: a lost-reason code. Referred out: why. Otherwise optional.",
+    )
+    referred_to = serializers.CharField(
+        required=False, allow_blank=True, max_length=200
+    )
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+class ActivitySerializer(serializers.ModelSerializer):
+    actor = UserRefSerializer(read_only=True)
+
+    class Meta:
+        model = Activity
+        fields = ["id", "kind", "at", "actor", "summary", "body", "data"]
+        read_only_fields = fields
+
+
+class NoteCreateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    body = serializers.CharField(max_length=10_000)
