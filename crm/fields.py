@@ -80,3 +80,10 @@ class EncryptedDateField(models.TextField):
         from django import forms
 
         return forms.DateField(**{"required": not self.blank, **kwargs})
+
+
+class WebAddressField(models.URLField):
+    """A URL whose form reads a bare "example.org/page" as https, as Django 6 will."""
+
+    def formfield(self, **kwargs):
+        return super().formfield(**{"assume_scheme": "https", **kwargs})

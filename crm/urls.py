@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter
 from leads.api import LeadViewSet
 
 from .api.auth import TokenView
+from .api.me import MeView
 from .views import healthz
 
 router = DefaultRouter()
@@ -14,6 +15,7 @@ router.register("leads", LeadViewSet, basename="lead")
 
 api_v1 = [
     path("auth/token/", TokenView.as_view(), name="api-token"),
+    path("me/", MeView.as_view(), name="api-me"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(
         "docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"

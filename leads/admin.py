@@ -1,6 +1,8 @@
 """Admin for leads. Reads are audited; writes go through the lead services."""
 
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from crm.services import audit_record, audit_record_many
@@ -56,8 +58,33 @@ class TouchInline(ReadOnlyAdminMixin, admin.TabularInline):
     max_num = 0
 
 
+class LeadAdminForm(forms.ModelForm):
+    """Run the services' checks while the form can still show them as field errors."""
+
+    class Meta:
+        model = Lead
+        fields = [*services.LEAD_DETAIL_FIELDS, "owner", "team", *ATTRIBUTION_FIELDS]
+
+    def clean(self):
+        cleaned = super().clean()
+        try:
+            services.lead_check_contact(
+                phone=cleaned.get("phone"),
+                email=cleaned.get("email", ""),
+                caller_phone=cleaned.get("caller_phone"),
+            )
+            if cleaned.get("owner") is not None:
+                services.lead_check_owner(
+                    owner=cleaned["owner"], team=cleaned.get("team")
+                )
+        except ValidationError as error:
+            self.add_error(None, error)
+        return cleaned
+
+
 @admin.register(Lead)
 class LeadAdmin(admin.ModelAdmin):
+    form = LeadAdminForm
     list_display = [
         "id",
         "display_name",

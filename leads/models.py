@@ -4,7 +4,7 @@ from django.db.models import Q
 from django.utils import timezone
 from phonenumber_field.modelfields import PhoneNumberField
 
-from crm.fields import EncryptedDateField, EncryptedTextField
+from crm.fields import EncryptedDateField, EncryptedTextField, WebAddressField
 from crm.models import Team
 
 from .geo import USState
@@ -152,8 +152,8 @@ class Attribution(models.Model):
     )
     campaign = models.CharField(max_length=200, blank=True)
     tracking_number = PhoneNumberField(blank=True)
-    landing_page = models.URLField(max_length=2000, blank=True)
-    referrer = models.URLField(max_length=2000, blank=True)
+    landing_page = WebAddressField(max_length=2000, blank=True)
+    referrer = WebAddressField(max_length=2000, blank=True)
     utm_source = models.CharField(max_length=200, blank=True)
     utm_medium = models.CharField(max_length=200, blank=True)
     utm_campaign = models.CharField(max_length=200, blank=True)

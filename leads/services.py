@@ -130,11 +130,18 @@ def _full_clean(lead: Lead) -> None:
     )
 
 
-def _require_contact(lead: Lead) -> None:
-    if not (lead.phone or lead.email or lead.caller_phone):
+def lead_check_contact(*, phone: object, email: str, caller_phone: object) -> None:
+    """Refuse a lead nobody could call back: a phone or an e-mail is needed."""
+    if not (phone or email or caller_phone):
         raise ValidationError(
             {"phone": ["Give a phone number or an e-mail address to reach this lead."]}
         )
+
+
+def _require_contact(lead: Lead) -> None:
+    lead_check_contact(
+        phone=lead.phone, email=lead.email, caller_phone=lead.caller_phone
+    )
 
 
 def _actor_name(user: User | None) -> str:
@@ -176,7 +183,7 @@ def lead_create(
         lead.time_zone = time_zone_for_state(lead.state)
     _require_contact(lead)
     if owner is not None:
-        _ensure_can_own(owner=owner, team=team)
+        lead_check_owner(owner=owner, team=team)
     _full_clean(lead)
     lead.save()
 
@@ -256,7 +263,8 @@ def lead_update(*, lead: Lead, by: User | None, data: Mapping[str, Any]) -> Lead
     return lead
 
 
-def _ensure_can_own(*, owner: User, team: Team | None) -> None:
+def lead_check_owner(*, owner: User, team: Team | None) -> None:
+    """Refuse an owner who is inactive or outside the lead's team."""
     if not owner.is_active:
         raise ValidationError({"owner": [f"{owner} is not an active user."]})
     if team is None:
@@ -293,7 +301,7 @@ def lead_assign(
     moving_team = new_team != lead.team
     _ensure_can_assign(by=by, lead=lead, owner=owner, moving_team=moving_team)
     if owner is not None:
-        _ensure_can_own(owner=owner, team=new_team)
+        lead_check_owner(owner=owner, team=new_team)
     if owner == lead.owner and not moving_team:
         return lead
     lead.owner = owner
