@@ -9,7 +9,7 @@ from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import models
 
 CIPHERTEXT_PREFIX = "fernet:"
@@ -68,7 +68,12 @@ class EncryptedDateField(models.TextField):
     def to_python(self, value):
         if value in (None, "") or isinstance(value, datetime.date):
             return value or None
-        return datetime.date.fromisoformat(str(value))
+        try:
+            return datetime.date.fromisoformat(str(value))
+        except ValueError as exc:
+            raise ValidationError(
+                "Enter a valid date as YYYY-MM-DD.", code="invalid"
+            ) from exc
 
     def get_prep_value(self, value):
         value = self.to_python(value)

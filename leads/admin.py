@@ -19,6 +19,21 @@ from .models import (
 )
 
 
+def _is_supervisor(request: HttpRequest) -> bool:
+    return getattr(request.user, "is_supervisor", False)
+
+
+class SupervisorAccessMixin:
+    """Supervisors work leads in the admin by role; the queryset limits them to
+    their teams. Django's per-model permissions still apply to everyone else."""
+
+    def has_module_permission(self, request) -> bool:
+        return _is_supervisor(request) or super().has_module_permission(request)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return _is_supervisor(request) or super().has_view_permission(request, obj)
+
+
 class ReadOnlyAdminMixin:
     """History is written by services only; the admin shows it."""
 
@@ -32,7 +47,7 @@ class ReadOnlyAdminMixin:
         return False
 
 
-class ActivityInline(ReadOnlyAdminMixin, admin.TabularInline):
+class ActivityInline(SupervisorAccessMixin, ReadOnlyAdminMixin, admin.TabularInline):
     model = Activity
     fields = ["at", "kind", "actor", "summary"]
     readonly_fields = fields
@@ -42,7 +57,7 @@ class ActivityInline(ReadOnlyAdminMixin, admin.TabularInline):
     show_change_link = False
 
 
-class StageChangeInline(ReadOnlyAdminMixin, admin.TabularInline):
+class StageChangeInline(SupervisorAccessMixin, ReadOnlyAdminMixin, admin.TabularInline):
     model = StageChange
     fields = ["at", "from_stage", "to_stage", "lost_reason", "reason", "by"]
     readonly_fields = fields
@@ -50,7 +65,7 @@ class StageChangeInline(ReadOnlyAdminMixin, admin.TabularInline):
     max_num = 0
 
 
-class TouchInline(ReadOnlyAdminMixin, admin.TabularInline):
+class TouchInline(SupervisorAccessMixin, ReadOnlyAdminMixin, admin.TabularInline):
     model = Touch
     fields = ["occurred_at", "channel", "source", "campaign", "landing_page", "summary"]
     readonly_fields = fields
@@ -83,7 +98,7 @@ class LeadAdminForm(forms.ModelForm):
 
 
 @admin.register(Lead)
-class LeadAdmin(admin.ModelAdmin):
+class LeadAdmin(SupervisorAccessMixin, admin.ModelAdmin):
     form = LeadAdminForm
     list_display = [
         "id",
@@ -204,6 +219,9 @@ class LeadAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest):
         return super().get_queryset(request).visible_to(request.user)
 
+    def has_change_permission(self, request, obj=None) -> bool:
+        return _is_supervisor(request) or super().has_change_permission(request, obj)
+
     def has_delete_permission(self, request, obj=None) -> bool:
         # Leads are health records kept for years; they are closed, never deleted.
         return False
@@ -266,7 +284,7 @@ class LeadSourceAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug"]
 
 
-class LeadHistoryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class LeadHistoryAdmin(SupervisorAccessMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Rows that hang off a lead, limited to the leads the user may see."""
 
     def get_queryset(self, request):

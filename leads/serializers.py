@@ -144,7 +144,9 @@ class LeadDetailSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(Stage)))
+    @extend_schema_field(
+        serializers.ListField(child=serializers.ChoiceField(choices=Stage.choices))
+    )
     def get_allowed_next_stages(self, lead: Lead) -> list[str]:
         return allowed_next_stages(lead)
 
@@ -159,7 +161,9 @@ class LeadWriteSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer)
     phone = PhoneNumberField(required=False, allow_blank=True, region="US")
     caller_phone = PhoneNumberField(required=False, allow_blank=True, region="US")
     substances = serializers.ListField(
-        child=serializers.ChoiceField(Substance), required=False, max_length=10
+        child=serializers.ChoiceField(choices=Substance.choices),
+        required=False,
+        max_length=10,
     )
     owner = serializers.PrimaryKeyRelatedField(
         queryset=User.objects.filter(is_active=True), required=False, allow_null=True
@@ -222,7 +226,7 @@ class LeadCreateSerializer(LeadWriteSerializer):
 
 
 class TransitionSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
-    to = serializers.ChoiceField(Stage)
+    to = serializers.ChoiceField(choices=Stage.choices)
     reason = serializers.CharField(
         required=False,
         allow_blank=True,

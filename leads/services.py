@@ -299,11 +299,11 @@ def lead_assign(
     lead = Lead.objects.select_for_update().get(pk=lead.pk)
     new_team = team if team is not None else lead.team
     moving_team = new_team != lead.team
+    if owner == lead.owner and not moving_team:
+        return lead
     _ensure_can_assign(by=by, lead=lead, owner=owner, moving_team=moving_team)
     if owner is not None:
         lead_check_owner(owner=owner, team=new_team)
-    if owner == lead.owner and not moving_team:
-        return lead
     lead.owner = owner
     lead.team = new_team
     lead.save(update_fields=["owner", "team", "updated_at"])

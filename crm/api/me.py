@@ -35,7 +35,7 @@ class MeSerializer(serializers.ModelSerializer):
 
 
 class PresenceSerializer(serializers.Serializer):
-    presence = serializers.ChoiceField(User.Presence)
+    presence = serializers.ChoiceField(choices=User.Presence.choices)
 
 
 class MeView(APIView):

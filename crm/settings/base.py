@@ -231,6 +231,7 @@ SPECTACULAR_SETTINGS = {
         "StageEnum": "leads.models.Stage",
         "LostReasonEnum": "leads.models.LostReason",
         "LevelOfCareEnum": "leads.models.LevelOfCare",
+        "YesNoUnknownEnum": "leads.models.YesNoUnknown",
     },
 }
 
