@@ -19,9 +19,11 @@ since with DEBUG on Django records every query and the figures mean nothing.
 
 import argparse
 import contextlib
+import functools
 import http.client
 import json
 import math
+import multiprocessing
 import os
 import random
 import signal
@@ -32,6 +34,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -242,7 +245,12 @@ def ensure_fixture_rows():
     for team in teams.values():
         team.supervisors.add(user)
     token, _ = Token.objects.get_or_create(user=user)
-    return user, token.key, teams, counselors, sources
+    refs = SeedRefs(
+        teams={slug: team.pk for slug, team in teams.items()},
+        counselors={slug: [u.pk for u in users] for slug, users in counselors.items()},
+        sources={slug: source.pk for slug, source in sources.items()},
+    )
+    return user, token.key, teams, refs
 
 
 def _stage_path(rng: random.Random, stage: str) -> tuple[list[str], str]:
@@ -255,7 +263,25 @@ def _stage_path(rng: random.Random, stage: str) -> tuple[list[str], str]:
     return [*FUNNEL[: reached + 1], stage], FUNNEL[reached]
 
 
-def _build_lead(rng, *, index, now, teams, counselors, sources, source_weights):
+@dataclass(frozen=True)
+class SeedRefs:
+    """Primary keys the seeding processes point new rows at."""
+
+    teams: dict[str, int]
+    counselors: dict[str, list[int]]
+    sources: dict[str, int]
+
+
+@functools.cache
+def _phone(number: str):
+    # Parsing a number costs more than building the rest of the row; there are
+    # only a few hundred distinct fictional ones.
+    from phonenumber_field.phonenumber import PhoneNumber
+
+    return PhoneNumber.from_string(number)
+
+
+def _build_lead(rng: random.Random, *, index: int, now, refs: SeedRefs):
     from leads.geo import time_zone_for_state
     from leads.models import Lead
 
@@ -273,7 +299,7 @@ def _build_lead(rng, *, index, now, teams, counselors, sources, source_weights):
 
     level = rng.choices(list(LEVELS), weights=[w for _t, w in LEVELS.values()])[0]
     team_slug = LEVELS[level][0]
-    spec = rng.choices(BENCH_SOURCES, weights=source_weights)[0]
+    spec = rng.choices(BENCH_SOURCES, weights=[s.share for s in BENCH_SOURCES])[0]
     state = rng.choices(list(STATES), weights=list(STATES.values()))[0]
     first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
     unassigned = (stage == "new" and rng.random() < 0.5) or rng.random() < 0.05
@@ -281,7 +307,7 @@ def _build_lead(rng, *, index, now, teams, counselors, sources, source_weights):
     lead = Lead(
         first_name=first,
         last_name=last,
-        phone=f"+1{AREA_CODES[state]}55501{index % 100:02d}",
+        phone=_phone(f"+1{AREA_CODES[state]}55501{index % 100:02d}"),
         email=f"{first}.{last}.{index}@example.com".lower()
         if rng.random() < 0.6
         else "",
@@ -299,9 +325,9 @@ def _build_lead(rng, *, index, now, teams, counselors, sources, source_weights):
         insurance_member_id=f"W{rng.randint(10**8, 10**9)}"
         if payer and rng.random() < 0.1
         else "",
-        owner=None if unassigned else rng.choice(counselors[team_slug]),
-        team=teams[team_slug],
-        source=sources[spec.slug],
+        owner_id=None if unassigned else rng.choice(refs.counselors[team_slug]),
+        team_id=refs.teams[team_slug],
+        source_id=refs.sources[spec.slug],
         campaign=spec.campaign,
         utm_source=spec.utm_source,
         utm_medium=spec.utm_medium,
@@ -317,73 +343,85 @@ def _build_lead(rng, *, index, now, teams, counselors, sources, source_weights):
     return lead, spec.channel, changes
 
 
-def seed_leads(args, *, teams, counselors, sources) -> int:
-    """Top the benchmark teams up to `args.leads` leads; return how many were added."""
+def _seed_batch(first_index: int, size: int, now, refs: SeedRefs) -> int:
+    """Insert leads `first_index`.. with their first touch and stage history."""
     from django.db import transaction
-    from django.db.models import OuterRef, Subquery
-    from django.utils import timezone
 
     from leads.models import Lead, StageChange, Touch
 
-    existing = Lead.objects.filter(team__in=teams.values()).count()
+    # Seeded by position, so a rerun after an interruption makes the same rows.
+    rng = random.Random(f"api-leads-{first_index}")
+    built = [
+        _build_lead(rng, index=first_index + n, now=now, refs=refs) for n in range(size)
+    ]
+    with transaction.atomic():
+        Lead.objects.bulk_create([lead for lead, _channel, _changes in built])
+        Touch.objects.bulk_create(
+            Touch(
+                lead_id=lead.pk,
+                channel=channel,
+                occurred_at=lead.created_at,
+                summary="Asked for a call back",
+                source_id=lead.source_id,
+                campaign=lead.campaign,
+                utm_source=lead.utm_source,
+                utm_medium=lead.utm_medium,
+            )
+            for lead, channel, _changes in built
+        )
+        StageChange.objects.bulk_create(
+            StageChange(
+                lead_id=lead.pk,
+                from_stage=from_stage,
+                to_stage=to_stage,
+                by_id=lead.owner_id,
+                at=at,
+            )
+            for lead, _channel, changes in built
+            for from_stage, to_stage, at in changes
+        )
+    return size
+
+
+def seed_leads(args, *, refs: SeedRefs) -> int:
+    """Top the benchmark teams up to `args.leads` leads; return how many were added."""
+    from django.db import connections
+    from django.db.models import OuterRef, Subquery
+    from django.utils import timezone
+
+    from leads.models import Lead, Touch
+
+    bench_leads = Lead.objects.filter(team_id__in=refs.teams.values())
+    existing = bench_leads.count()
     missing = args.leads - existing
     if missing <= 0:
         log(args, f"seed: {existing:,} leads already there, nothing to add")
         return 0
-    log(args, f"seed: {existing:,} leads there, adding {missing:,}")
-    rng = random.Random(f"api-leads-{existing}")
+    processes = max(1, min(os.cpu_count() or 1, 4))
+    log(args, f"seed: {existing:,} leads there, adding {missing:,} ({processes} procs)")
     now = timezone.now()
-    source_weights = [spec.share for spec in BENCH_SOURCES]
     started = time.perf_counter()
+    # Building rows and preparing their values is Python work; a process per CPU
+    # keeps the cores and PostgreSQL busy. Forked children open their own
+    # connections, so the parent's must not be inherited open.
+    connections.close_all()
+    batches = [
+        (existing + offset, min(BATCH_SIZE, missing - offset))
+        for offset in range(0, missing, BATCH_SIZE)
+    ]
     done = 0
-    while done < missing:
-        size = min(BATCH_SIZE, missing - done)
-        built = [
-            _build_lead(
-                rng,
-                index=existing + done + n,
-                now=now,
-                teams=teams,
-                counselors=counselors,
-                sources=sources,
-                source_weights=source_weights,
-            )
-            for n in range(size)
-        ]
-        with transaction.atomic():
-            Lead.objects.bulk_create([lead for lead, _c, _s in built])
-            Touch.objects.bulk_create(
-                Touch(
-                    lead=lead,
-                    channel=channel,
-                    occurred_at=lead.created_at,
-                    summary="Asked for a call back",
-                    source_id=lead.source_id,
-                    campaign=lead.campaign,
-                    utm_source=lead.utm_source,
-                    utm_medium=lead.utm_medium,
-                )
-                for lead, channel, _changes in built
-            )
-            StageChange.objects.bulk_create(
-                StageChange(
-                    lead=lead,
-                    from_stage=from_stage,
-                    to_stage=to_stage,
-                    by=lead.owner,
-                    at=at,
-                )
-                for lead, _channel, changes in built
-                for from_stage, to_stage, at in changes
-            )
-        done += size
-        if done % 20_000 < BATCH_SIZE or done == missing:
-            rate = done / (time.perf_counter() - started)
-            log(args, f"seed: {existing + done:,} leads ({rate:,.0f}/s)")
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(processes, mp_context=context) as pool:
+        futures = [pool.submit(_seed_batch, *batch, now, refs) for batch in batches]
+        for future in as_completed(futures):
+            done += future.result()
+            if done % 20_000 < BATCH_SIZE or done == missing:
+                rate = done / (time.perf_counter() - started)
+                log(args, f"seed: {existing + done:,} leads ({rate:,.0f}/s)")
     # One statement for all the new leads' touch pointers; it also mends the rows
-    # of an earlier run that was stopped between a batch and this line.
+    # of an earlier run that was stopped before this line.
     first_touch = Touch.objects.filter(lead=OuterRef("pk")).order_by("id").values("id")
-    Lead.objects.filter(team__in=teams.values(), first_touch__isnull=True).update(
+    bench_leads.filter(first_touch__isnull=True).update(
         first_touch=Subquery(first_touch[:1]), last_touch=Subquery(first_touch[:1])
     )
     log(args, f"seed: done in {time.perf_counter() - started:,.0f} s")
@@ -699,10 +737,8 @@ def main() -> None:
     host, port = url.hostname or "127.0.0.1", url.port or 80
     setup_django()
     ensure_database(args)
-    user, token, teams, counselors, sources = ensure_fixture_rows()
-    if not args.skip_seed and seed_leads(
-        args, teams=teams, counselors=counselors, sources=sources
-    ):
+    user, token, teams, refs = ensure_fixture_rows()
+    if not args.skip_seed and seed_leads(args, refs=refs):
         analyze()
 
     from django.conf import settings

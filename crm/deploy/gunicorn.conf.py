@@ -15,7 +15,8 @@ def _int(name: str, default: int) -> int:
 
 
 wsgi_app = "crm.wsgi:application"
-bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")  # noqa: S104 - inside a container
+# All interfaces of the container; compose decides what is published on the host.
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 
 # Processes x threads. The API is database-bound, so threads are cheap concurrency;
 # each thread holds its own database connection (CONN_MAX_AGE).
@@ -34,6 +35,11 @@ max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 100)
 
 # Heartbeat files on tmpfs: on an overlay filesystem they can stall workers.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
+
+# No runtime control socket (recent gunicorn opens one under $HOME by default): the
+# container's filesystem is read-only and signals do the same job. Older versions
+# ignore the name.
+control_socket_disable = True
 
 # Logs to stdout/stderr for the container runtime. The access log holds the path
 # only: query strings carry searches by name and phone number (health information),
