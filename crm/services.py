@@ -1,10 +1,11 @@
 """Writes of the core app: the audit trail, users' presence."""
 
+import json
 import logging
 from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from .audit_context import current_origin
@@ -68,19 +69,71 @@ def audit_record(
 def audit_record_many(
     *, actor: User | None, action: str, object_type: str, object_ids: Iterable[int]
 ) -> None:
-    """Append one line per record, in one insert: used when a list shows many leads."""
-    rows = [
-        _audit_row(
-            actor=actor,
-            action=action,
-            object_type=object_type,
-            object_id=object_id,
-            lead_id=object_id if object_type == "lead" else None,
-        )
-        for object_id in object_ids
+    """Append one line per record in one statement; a list writes one per lead shown."""
+    object_ids = [int(object_id) for object_id in object_ids]
+    if not object_ids:
+        return
+    template = _audit_row(
+        actor=actor, action=action, object_type=object_type, object_id="", lead_id=None
+    )
+    if connection.vendor == "postgresql":
+        # Every page of the lead list writes a row per lead shown. One INSERT ... SELECT
+        # over an array is a single round trip in autocommit, where bulk_create adds a
+        # transaction around it and builds a model instance per row.
+        _audit_insert_unnest(template, object_ids, is_lead=object_type == "lead")
+        return
+    AuditEvent.objects.bulk_create(
+        [
+            _audit_copy(
+                template,
+                object_id=str(object_id),
+                lead_id=object_id if object_type == "lead" else None,
+            )
+            for object_id in object_ids
+        ]
+    )
+
+
+def _audit_copy(template: AuditEvent, **changes) -> AuditEvent:
+    values = {
+        field.attname: getattr(template, field.attname)
+        for field in AuditEvent._meta.concrete_fields
+        if not field.primary_key
+    }
+    return AuditEvent(**{**values, **changes})
+
+
+# The columns of crm.AuditEvent; tests on PostgreSQL read the rows back as models.
+_AUDIT_INSERT_UNNEST = """
+    INSERT INTO crm_auditevent (
+        at, actor_id, actor_username, action, object_type, fields, detail,
+        ip_address, user_agent, channel, object_id, lead_id
+    )
+    SELECT %s::timestamptz, %s, %s, %s, %s, %s::jsonb, %s, %s::inet, %s, %s,
+        id::text, CASE WHEN %s THEN id END
+    FROM unnest(%s::bigint[]) AS id
+"""
+
+
+def _audit_insert_unnest(
+    template: AuditEvent, object_ids: list[int], *, is_lead: bool
+) -> None:
+    params = [
+        template.at,
+        template.actor_id,
+        template.actor_username,
+        template.action,
+        template.object_type,
+        json.dumps(template.fields),
+        template.detail,
+        template.ip_address,
+        template.user_agent,
+        template.channel,
+        is_lead,
+        object_ids,
     ]
-    if rows:
-        AuditEvent.objects.bulk_create(rows)
+    with connection.cursor() as cursor:
+        cursor.execute(_AUDIT_INSERT_UNNEST, params)
 
 
 @transaction.atomic

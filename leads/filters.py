@@ -11,7 +11,9 @@ PHONE_LIKE = re.compile(r"^[\d\s().+-]{7,}$")
 
 
 class LeadFilter(django_filters.FilterSet):
-    stage = django_filters.MultipleChoiceFilter(choices=Stage.choices)
+    # distinct=False: these filter columns of the lead itself, so no join can repeat
+    # a row, and a DISTINCT over 100,000 leads costs more than the whole page.
+    stage = django_filters.MultipleChoiceFilter(choices=Stage.choices, distinct=False)
     is_open = django_filters.BooleanFilter(
         method="filter_open", label="Open leads only"
     )
@@ -21,7 +23,9 @@ class LeadFilter(django_filters.FilterSet):
     )
     team = django_filters.NumberFilter(field_name="team_id")
     source = django_filters.CharFilter(field_name="source__slug")
-    level_of_care = django_filters.MultipleChoiceFilter(choices=LevelOfCare.choices)
+    level_of_care = django_filters.MultipleChoiceFilter(
+        choices=LevelOfCare.choices, distinct=False
+    )
     state = django_filters.ChoiceFilter(choices=USState.choices)
     created_after = django_filters.IsoDateTimeFilter(
         field_name="created_at", lookup_expr="gte"

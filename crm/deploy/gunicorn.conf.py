@@ -18,10 +18,12 @@ wsgi_app = "crm.wsgi:application"
 # All interfaces of the container; compose decides what is published on the host.
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 
-# Processes x threads. The API is database-bound, so threads are cheap concurrency;
-# each thread holds its own database connection (CONN_MAX_AGE).
+# Processes x threads. Rendering a lead list is CPU work in Python, so on a small
+# instance threads only queue behind the GIL (measured with bench/api_leads.py on two
+# cores: 4 threads raised list p99 by a third). Raise GUNICORN_THREADS where requests
+# wait on the network instead; each thread holds its own database connection.
 workers = _int("GUNICORN_WORKERS", _int("WEB_CONCURRENCY", 2))
-threads = _int("GUNICORN_THREADS", 4)
+threads = _int("GUNICORN_THREADS", 1)
 worker_class = "gthread" if threads > 1 else "sync"
 
 timeout = _int("GUNICORN_TIMEOUT", 30)
