@@ -1,3 +1,5 @@
+import logging
+
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
@@ -50,7 +52,16 @@ class Command(BaseCommand):
         if Lead.objects.exists():
             self.stdout.write("Leads already present: no demo leads added.")
         else:
-            created = seed_leads(users=users, sources=sources, count=leads, seed=seed)
+            # One INFO line per lead is noise here; the count below says it all.
+            services_log = logging.getLogger("leads.services")
+            level = services_log.level
+            services_log.setLevel(logging.WARNING)
+            try:
+                created = seed_leads(
+                    users=users, sources=sources, count=leads, seed=seed
+                )
+            finally:
+                services_log.setLevel(level)
             self.stdout.write(f"Created {created} demo leads.")
         self._print_logins(password)
 
