@@ -5,6 +5,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from leads.api import LeadViewSet
+from notifications import webhooks as sms_webhooks
+from notifications.api import AlertPreferencesView, AlertsReadView, AlertsView
 
 from .api.auth import TokenView
 from .api.me import MeView
@@ -16,6 +18,13 @@ router.register("leads", LeadViewSet, basename="lead")
 api_v1 = [
     path("auth/token/", TokenView.as_view(), name="api-token"),
     path("me/", MeView.as_view(), name="api-me"),
+    path("me/alerts/", AlertsView.as_view(), name="api-alerts"),
+    path("me/alerts/read/", AlertsReadView.as_view(), name="api-alerts-read"),
+    path(
+        "me/alert-preferences/",
+        AlertPreferencesView.as_view(),
+        name="api-alert-preferences",
+    ),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(
         "docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"
@@ -33,4 +42,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api-auth/", include("rest_framework.urls")),
+    path("twilio/sms/incoming/", sms_webhooks.sms_incoming, name="twilio-sms-incoming"),
+    path("twilio/sms/status/", sms_webhooks.sms_status, name="twilio-sms-status"),
 ]

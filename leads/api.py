@@ -8,6 +8,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from crm.services import audit_record, audit_record_many
+from notifications import selectors as sms_selectors
+from notifications import services as sms_services
+from notifications.models import Message
+from notifications.serializers import (
+    ConsentCreateSerializer,
+    ConsentEventSerializer,
+    ConversationSerializer,
+    MessageBlockedSerializer,
+    MessageCreateSerializer,
+    MessageSerializer,
+)
 
 from . import selectors, services
 from .filters import LeadFilter
@@ -181,4 +192,107 @@ class LeadViewSet(
         lead = self.get_object()
         _audit_view(request, lead, detail="timeline")
         page = self.paginate_queryset(selectors.lead_timeline(lead=lead))
-        return self.get_paginated_response(ActivitySerializer(page, many=True).data)
+        rows = ActivitySerializer(page, many=True).data
+        _add_message_status(rows)
+        return self.get_paginated_response(rows)
+
+    @extend_schema(methods=["get"], request=None, responses=ConversationSerializer)
+    @extend_schema(
+        methods=["post"],
+        request=MessageCreateSerializer,
+        responses={
+            201: MessageSerializer,
+            400: OpenApiResponse(description="The text is empty or too long."),
+            409: MessageBlockedSerializer,
+        },
+    )
+    @action(detail=True, methods=["get", "post"])
+    def messages(self, request: Request, pk: str) -> Response:
+        """The text conversation with the lead; POST texts the lead.
+
+        A text that may not go out (no consent, opted out, quiet hours without an
+        override) is answered 409 with the reason, and recorded.
+        """
+        lead = self.get_object()
+        if request.method == "POST":
+            serializer = MessageCreateSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            message = sms_services.message_send_manual(
+                lead=lead, by=request.user, **serializer.validated_data
+            )
+            if message.status == Message.Status.BLOCKED:
+                return Response(
+                    {
+                        "reason": message.blocked_reason,
+                        "detail": message.error_message,
+                        "message": MessageSerializer(message).data,
+                    },
+                    status=status.HTTP_409_CONFLICT,
+                )
+            return Response(
+                MessageSerializer(message).data, status=status.HTTP_201_CREATED
+            )
+        _audit_view(request, lead, detail="messages")
+        phone = str(lead.phone or "")
+        consent = sms_selectors.consent_state_for(phone)
+        return Response(
+            {
+                "consent": {
+                    "phone": phone,
+                    "consented": consent.consented,
+                    "opted_out": consent.opted_out,
+                    "since": consent.since,
+                    "source": consent.source,
+                },
+                "messages": MessageSerializer(
+                    sms_selectors.conversation_for(lead), many=True
+                ).data,
+            }
+        )
+
+    @extend_schema(
+        methods=["get"], request=None, responses=ConsentEventSerializer(many=True)
+    )
+    @extend_schema(
+        methods=["post"],
+        request=ConsentCreateSerializer,
+        responses={201: ConsentEventSerializer},
+    )
+    @action(detail=True, methods=["get", "post"], url_path="sms-consent")
+    def sms_consent(self, request: Request, pk: str) -> Response:
+        """The consent ledger of the lead's number; POST records consent given or
+        withdrawn on a call (consent needs a note saying how it was given)."""
+        lead = self.get_object()
+        if request.method == "POST":
+            serializer = ConsentCreateSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            event = sms_services.consent_record_by_staff(
+                lead=lead,
+                by=request.user,
+                kind=serializer.validated_data["kind"],
+                note=serializer.validated_data.get("note", ""),
+            )
+            return Response(
+                ConsentEventSerializer(event).data, status=status.HTTP_201_CREATED
+            )
+        _audit_view(request, lead, detail="sms-consent")
+        events = sms_selectors.consent_history_for(str(lead.phone or ""))
+        return Response(ConsentEventSerializer(events, many=True).data)
+
+
+def _add_message_status(rows: list[dict]) -> None:
+    """Show each text's current delivery status on its timeline line."""
+    ids = [row["data"]["message"] for row in rows if "message" in (row["data"] or {})]
+    if not ids:
+        return
+    messages = sms_selectors.message_statuses(ids)
+    for row in rows:
+        message = messages.get((row["data"] or {}).get("message"))
+        if message is not None:
+            row["message"] = {
+                "id": message.pk,
+                "direction": message.direction,
+                "status": message.status,
+                "blocked_reason": message.blocked_reason,
+                "error_code": message.error_code,
+            }

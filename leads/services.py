@@ -118,6 +118,22 @@ def _activity_record(
     return activity
 
 
+def lead_activity_record(
+    *,
+    lead: Lead,
+    kind: str,
+    actor: User | None,
+    summary: str,
+    body: str = "",
+    data: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> Activity:
+    """Add a line to the lead's timeline: for other apps' services (texts, calls)."""
+    return _activity_record(
+        lead=lead, kind=kind, actor=actor, summary=summary, body=body, data=data, at=at
+    )
+
+
 def _full_clean(lead: Lead) -> None:
     # Model validation turns bad choices, lengths and addresses into field errors
     # before anything is written; the touch pointers are set by services only.
@@ -220,6 +236,8 @@ def lead_create(
         object_id=lead.pk,
         lead_id=lead.pk,
     )
+    if owner is not None:
+        _alert_new_owner(lead=lead, by=by)
     logger.info("lead created lead_id=%s channel=%s", lead.pk, channel)
     return lead
 
@@ -329,7 +347,15 @@ def lead_assign(
         lead_id=lead.pk,
         fields=["owner", "team"] if moving_team else ["owner"],
     )
+    _alert_new_owner(lead=lead, by=by)
     return lead
+
+
+def _alert_new_owner(*, lead: Lead, by: User | None) -> None:
+    # Imported here: notifications builds on leads, not the other way round.
+    from notifications.services import alert_lead_assigned
+
+    alert_lead_assigned(lead=lead, by=by)
 
 
 @transaction.atomic

@@ -163,7 +163,12 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Periodic work is declared in code, next to the tasks, by each app's issue.
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    "sms-outbox-sweep": {
+        "task": "notifications.tasks.outbox_sweep",
+        "schedule": env_int("SMS_SWEEP_EVERY_SECONDS", 15),
+    },
+}
 
 # --- Auth ---------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -234,6 +239,15 @@ SPECTACULAR_SETTINGS = {
         "LostReasonEnum": "leads.models.LostReason",
         "LevelOfCareEnum": "leads.models.LevelOfCare",
         "YesNoUnknownEnum": "leads.models.YesNoUnknown",
+        "LeadSourceKindEnum": "leads.models.LeadSource.Kind",
+        "ActivityKindEnum": "leads.models.Activity.Kind",
+        "MessageKindEnum": "notifications.models.Message.Kind",
+        "MessageStatusEnum": "notifications.models.Message.Status",
+        "MessageDirectionEnum": "notifications.models.Message.Direction",
+        "BlockedReasonEnum": "notifications.models.Message.BlockedReason",
+        "ConsentKindEnum": "notifications.models.ConsentEvent.Kind",
+        "ConsentSourceEnum": "notifications.models.ConsentEvent.Source",
+        "AlertKindEnum": "notifications.models.AlertPreference.Kind",
     },
 }
 
@@ -244,10 +258,25 @@ FIELD_ENCRYPTION_KEY = env(
     "FIELD_ENCRYPTION_KEY", "bG9jYWwtZGV2LW9ubHktZmllbGQta2V5LTMyYnl0ZXM="
 )
 
-# --- Twilio (backends arrive with the SMS and telephony issues) -----------------
+# --- Twilio and SMS -------------------------------------------------------------
 TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", "")
+# Send every Twilio REST request to this base URL instead (a local fake of Twilio).
+TWILIO_API_BASE_URL = env("TWILIO_API_BASE_URL", "")
+TWILIO_HTTP_TIMEOUT = env_int("TWILIO_HTTP_TIMEOUT", 10)
+# A Messaging Service (number pool, opt-out handling) wins over a single number.
+TWILIO_MESSAGING_SERVICE_SID = env("TWILIO_MESSAGING_SERVICE_SID", "")
+SMS_FROM_NUMBER = env("SMS_FROM_NUMBER", "+18885550100")
+# twilio (the real client), console (logs, marks delivered) or locmem (tests).
 SMS_BACKEND = env("SMS_BACKEND", "console")
+# Who the texts come from, for the first-message disclosure and HELP answers.
+SMS_BRAND_NAME = env("SMS_BRAND_NAME", "Admissions Team")
+SMS_HELP_PHONE = env("SMS_HELP_PHONE", "(888) 555-0100")
+# Outbox timing: a pending row not handed to a worker after this long is enqueued
+# again; a row stuck in "sending" this long has an unknown outcome.
+SMS_REQUEUE_AFTER_SECONDS = env_int("SMS_REQUEUE_AFTER_SECONDS", 60)
+SMS_SENDING_STUCK_AFTER_SECONDS = env_int("SMS_SENDING_STUCK_AFTER_SECONDS", 300)
+SMS_MAX_ATTEMPTS = env_int("SMS_MAX_ATTEMPTS", 5)
 VOICE_BACKEND = env("VOICE_BACKEND", "console")
 
 # --- Logging ------------------------------------------------------------------
@@ -264,5 +293,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # The twilio client logs every request's headers at INFO: eight lines a text.
+        "twilio.http_client": {"level": "WARNING"},
     },
 }

@@ -20,3 +20,8 @@ REST_FRAMEWORK = {
 MIDDLEWARE = [
     m for m in MIDDLEWARE if m != "whitenoise.middleware.WhiteNoiseMiddleware"
 ]
+TWILIO_ACCOUNT_SID = "AC" + "0" * 32
+TWILIO_AUTH_TOKEN = "test-twilio-auth-token"  # noqa: S105 - tests sign with it
+PUBLIC_BASE_URL = "https://crm.example.org"
+SMS_FROM_NUMBER = "+18885550100"
+TWILIO_MESSAGING_SERVICE_SID = ""

@@ -14,6 +14,9 @@ PRODUCTION_ENV = {
     "DATABASE_URL": "postgres://crm@db.internal:5432/crm",
     "REDIS_URL": "redis://redis.internal:6379/0",
     "ALLOWED_HOSTS": "crm.example.org",
+    "PUBLIC_BASE_URL": "https://crm.example.org",
+    "TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
+    "TWILIO_AUTH_TOKEN": "a-twilio-auth-token",
 }
 
 
@@ -64,3 +67,13 @@ def test_production_refuses_sqlite():
 
     assert result.returncode != 0
     assert "production needs PostgreSQL" in result.stderr
+
+
+def test_production_refuses_twilio_texting_without_the_auth_token():
+    # Without it no webhook signature can be checked, so none could be trusted.
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "TWILIO_AUTH_TOKEN"}
+
+    result = run_manage("check", "--settings=crm.settings.production", env=env)
+
+    assert result.returncode != 0
+    assert "TWILIO_AUTH_TOKEN must be set to send texts by Twilio" in result.stderr
