@@ -25,8 +25,16 @@ from leads.models import (
     Urgency,
     YesNoUnknown,
 )
+from notifications import services as sms_services
+from notifications.models import ConsentEvent
 
 from .models import Team, User
+
+CONSENT_TEXT = (
+    "By checking this box I agree to receive calls and texts about my inquiry at the "
+    "number provided, including by automated means. Consent is not a condition of "
+    "treatment. Msg & data rates may apply. Reply STOP to opt out."
+)
 
 DEMO_USERS = [
     # username, first, last, role, team slugs (member), team slugs (supervisor)
@@ -422,6 +430,7 @@ def seed_leads(
             **caller,
         )
         created += 1
+        _seed_consent(rng=rng, lead=lead, channel=spec.channel, at=created_at, now=now)
         _walk_funnel(
             rng=rng,
             lead=lead,
@@ -444,7 +453,38 @@ def seed_leads(
                     summary="Called back the main number",
                     at=repeat_at,
                 )
+    # Assigning history's leads alerted their owners; none of it is news today.
+    for user in users.values():
+        sms_services.alerts_mark_read(user=user)
     return created
+
+
+def _seed_consent(
+    *, rng: random.Random, lead, channel: str, at: datetime, now: datetime
+) -> None:
+    """Most people tick the texting box or agree on the call; a few later say STOP."""
+    if rng.random() > 0.75:
+        return
+    web = channel == Channel.WEB_FORM
+    sms_services.consent_record(
+        phone=str(lead.phone),
+        kind=ConsentEvent.Kind.OPT_IN,
+        source=ConsentEvent.Source.WEB_FORM if web else ConsentEvent.Source.COUNSELOR,
+        lead=lead,
+        text=CONSENT_TEXT if web else "Agreed to texts on the first call.",
+        text_version="2026-01" if web else "",
+        at=at,
+    )
+    opt_out_at = at + timedelta(hours=rng.uniform(1, 72))
+    if rng.random() < 0.05 and opt_out_at < now:
+        sms_services.consent_record(
+            phone=str(lead.phone),
+            kind=ConsentEvent.Kind.OPT_OUT,
+            source=ConsentEvent.Source.KEYWORD,
+            lead=lead,
+            text="STOP",
+            at=opt_out_at,
+        )
 
 
 def _walk_funnel(

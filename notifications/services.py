@@ -418,11 +418,16 @@ def message_send_manual(
 @transaction.atomic
 def message_send_automated(
     *, lead: Lead, template_key: str, now: datetime | None = None
-) -> Message:
-    """Queue an automated text from a template; deferred outside quiet hours."""
+) -> Message | None:
+    """Queue an automated text from a template; deferred outside quiet hours.
+
+    An admin switches an automated text off by deactivating its template: then
+    nothing is queued and None is returned.
+    """
     template, body = template_render(key=template_key, lead=lead, counselor=lead.owner)
     if not template.is_active:
         logger.info("sms template inactive key=%s lead_id=%s", template_key, lead.pk)
+        return None
     return _lead_text(
         lead=lead,
         body=body,

@@ -322,6 +322,19 @@ def test_templates_cannot_reach_health_details(team_a, counselor):
     assert "substances" in str(raised.value)
 
 
+def test_a_deactivated_template_sends_nothing(lead):
+    MessageTemplate.objects.filter(key=MessageTemplate.Key.WEB_AUTO_REPLY).update(
+        is_active=False
+    )
+
+    result = services.message_send_automated(
+        lead=lead, template_key=MessageTemplate.Key.WEB_AUTO_REPLY
+    )
+
+    assert result is None
+    assert not Message.objects.exists()
+
+
 # --- Alerts -------------------------------------------------------------------------
 
 

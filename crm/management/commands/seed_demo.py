@@ -7,6 +7,8 @@ from crm.demo import DEMO_USERS, seed_leads, seed_sources, seed_users
 from crm.models import User
 from leads.models import Lead
 
+NOISY_WHILE_SEEDING = ("leads.services", "notifications.services")
+
 # Published on purpose (README); refused outside DEBUG unless --password is given.
 DEFAULT_DEMO_PASSWORD = "demo-admissions-2026"  # noqa: S105
 
@@ -53,15 +55,17 @@ class Command(BaseCommand):
             self.stdout.write("Leads already present: no demo leads added.")
         else:
             # One INFO line per lead is noise here; the count below says it all.
-            services_log = logging.getLogger("leads.services")
-            level = services_log.level
-            services_log.setLevel(logging.WARNING)
+            chatty = [logging.getLogger(n) for n in NOISY_WHILE_SEEDING]
+            levels = [log.level for log in chatty]
+            for log in chatty:
+                log.setLevel(logging.WARNING)
             try:
                 created = seed_leads(
                     users=users, sources=sources, count=leads, seed=seed
                 )
             finally:
-                services_log.setLevel(level)
+                for log, level in zip(chatty, levels, strict=True):
+                    log.setLevel(level)
             self.stdout.write(f"Created {created} demo leads.")
         self._print_logins(password)
 
