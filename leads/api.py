@@ -1,5 +1,7 @@
 """The lead API: thin views that parse, call a service or selector, and render."""
 
+import dataclasses
+
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -235,20 +237,11 @@ class LeadViewSet(
         _audit_view(request, lead, detail="messages")
         phone = str(lead.phone or "")
         consent = sms_selectors.consent_state_for(phone)
-        return Response(
-            {
-                "consent": {
-                    "phone": phone,
-                    "consented": consent.consented,
-                    "opted_out": consent.opted_out,
-                    "since": consent.since,
-                    "source": consent.source,
-                },
-                "messages": MessageSerializer(
-                    sms_selectors.conversation_for(lead), many=True
-                ).data,
-            }
-        )
+        conversation = {
+            "consent": {"phone": phone, **dataclasses.asdict(consent)},
+            "messages": sms_selectors.conversation_for(lead),
+        }
+        return Response(ConversationSerializer(conversation).data)
 
     @extend_schema(
         methods=["get"], request=None, responses=ConsentEventSerializer(many=True)

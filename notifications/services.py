@@ -320,10 +320,14 @@ def _lead_text(
                 t.strftime("%H:%M %Z")
                 for t in quiet_hours.local_times(_recipient(lead), now)
             )
+            opens = ", ".join(
+                t.strftime("%H:%M %Z")
+                for t in quiet_hours.local_times(_recipient(lead), allowed_at)
+            )
             detail = (
                 f"It is {local} for this lead, outside texting hours. Texting "
-                f"opens again at {timezone.localtime(allowed_at):%H:%M %Z}; send "
-                f"now only with an explicit override."
+                f"opens again at {opens} ({timezone.localtime(allowed_at):%H:%M %Z} "
+                f"here); send now only with an explicit override."
             )
     if reason:
         message.status = Message.Status.BLOCKED
