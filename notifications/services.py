@@ -26,6 +26,7 @@ from leads.services import lead_activity_record, lead_create
 from . import quiet_hours
 from .backends import get_backend
 from .backends.base import SmsOutcomeUnknown, SmsPermanentError, SmsTemporaryError
+from .defaults import DEFAULT_TEMPLATES
 from .keywords import Intent, classify
 from .models import (
     Alert,
@@ -204,10 +205,24 @@ def template_update(*, template: MessageTemplate, body: str, by: User | None) ->
     template.save(update_fields=["body", "updated_by", "updated_at"])
 
 
+def templates_ensure_defaults(*, using: str = "default") -> int:
+    """Create the templates that are missing, with their default text."""
+    existing = set(MessageTemplate.objects.using(using).values_list("key", flat=True))
+    missing = [
+        MessageTemplate(key=key, body=body)
+        for key, body in DEFAULT_TEMPLATES.items()
+        if key not in existing
+    ]
+    MessageTemplate.objects.using(using).bulk_create(missing)
+    return len(missing)
+
+
 def template_render(
     *, key: str, lead: Lead | None = None, counselor: User | None = None
 ) -> tuple[MessageTemplate, str]:
-    template = MessageTemplate.objects.get(key=key)
+    template, _ = MessageTemplate.objects.get_or_create(
+        key=key, defaults={"body": DEFAULT_TEMPLATES[key]}
+    )
     context = {
         "first_name": (lead.first_name if lead else "") or "there",
         "counselor_name": (counselor.first_name or counselor.get_username())

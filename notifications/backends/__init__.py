@@ -2,6 +2,8 @@
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
 from .base import SmsBackend
@@ -27,3 +29,10 @@ def get_backend() -> SmsBackend:
         _cache.clear()
         _cache[name] = backend_class()
     return _cache[name]
+
+
+@receiver(setting_changed)
+def _forget_backend(*, setting: str, **kwargs) -> None:
+    """A backend reads its settings once; rebuild it when tests change them."""
+    if setting == "SMS_BACKEND" or setting.startswith("TWILIO_"):
+        _cache.clear()

@@ -106,9 +106,7 @@ def test_an_opt_out_after_queueing_stops_the_send(lead, counselor, sent):
     assert sent == []
 
 
-def test_twilio_21610_records_the_opt_out_and_blocks_later_texts(
-    lead, counselor, sent
-):
+def test_twilio_21610_records_the_opt_out_and_blocks_later_texts(lead, counselor, sent):
     locmem.fail_next(SmsPermanentError("unsubscribed", code=21610, http_status=400))
     message = services.message_send_manual(lead=lead, body="Hi", by=counselor)
 
@@ -320,6 +318,12 @@ def test_templates_cannot_reach_health_details(team_a, counselor):
             body="Hi {first_name}, about your {substances}",
         )
     assert "substances" in str(raised.value)
+
+
+def test_every_automated_text_has_a_template_to_edit_after_migrate(db):
+    keys = set(MessageTemplate.objects.values_list("key", flat=True))
+
+    assert keys == set(MessageTemplate.Key.values)
 
 
 def test_a_deactivated_template_sends_nothing(lead):

@@ -1,7 +1,5 @@
 """The texts every center starts with; admins edit them in the admin."""
 
-from django.db import migrations
-
 # Lead-facing texts name the sender and the next step, never the person's health,
 # treatment or the kind of program (42 CFR Part 2: a phone screen is not private).
 DEFAULT_TEMPLATES = {
@@ -32,22 +30,12 @@ DEFAULT_TEMPLATES = {
     "first_message_footer": (
         "{brand}. Msg & data rates may apply. Reply STOP to opt out, HELP for help."
     ),
-    "alert_lead_assigned": "New lead assigned to you: {first_name} (#{lead_id}). {lead_url}",
+    "alert_lead_assigned": (
+        "New lead assigned to you: {first_name} (#{lead_id}). {lead_url}"
+    ),
     "alert_lead_replied": "{first_name} (#{lead_id}) texted back. {lead_url}",
     "alert_callback_due": "Call-back due now: {first_name} (#{lead_id}). {lead_url}",
-    "alert_sla_breach": "Lead #{lead_id} ({first_name}) is waiting past its SLA. {lead_url}",
+    "alert_sla_breach": (
+        "Lead #{lead_id} ({first_name}) is waiting past its SLA. {lead_url}"
+    ),
 }
-
-
-def create_templates(apps, schema_editor):
-    MessageTemplate = apps.get_model("notifications", "MessageTemplate")
-    for key, body in DEFAULT_TEMPLATES.items():
-        MessageTemplate.objects.get_or_create(key=key, defaults={"body": body})
-
-
-class Migration(migrations.Migration):
-    dependencies = [("notifications", "0001_initial")]
-
-    operations = [
-        migrations.RunPython(create_templates, migrations.RunPython.noop),
-    ]
