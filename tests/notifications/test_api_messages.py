@@ -110,9 +110,7 @@ def test_another_teams_lead_cannot_be_texted(
     assert not Message.objects.exists()
 
 
-def test_a_counselor_records_verbal_consent_with_a_note(
-    team_a, counselor, client_for
-):
+def test_a_counselor_records_verbal_consent_with_a_note(team_a, counselor, client_for):
     lead = make_lead(team=team_a, owner=counselor, phone="+12125550100")
     url = f"/api/v1/leads/{lead.pk}/sms-consent/"
     client = client_for(counselor)
