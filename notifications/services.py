@@ -457,6 +457,22 @@ def message_send_automated(
     )
 
 
+def _outbox_add(**fields) -> Message:
+    """Store an outbound text ready to go, and enqueue it once the caller commits."""
+    now = timezone.now()
+    message = Message.objects.create(
+        direction=Message.Direction.OUTBOUND,
+        status=Message.Status.PENDING,
+        created_at=now,
+        next_attempt_at=now,
+        enqueued_at=now,
+        status_changed_at=now,
+        **fields,
+    )
+    _enqueue_after_commit(message)
+    return message
+
+
 def _enqueue_after_commit(message: Message) -> None:
     # Imported here: tasks call back into this module.
     from .tasks import send_message
@@ -986,22 +1002,14 @@ def alert_send(
     phone = phone_to_e164(str(user.phone or ""))
     if preference.by_sms and phone.startswith("+"):
         from_number, service_sid = _sender()
-        now = timezone.now()
-        message = Message.objects.create(
-            direction=Message.Direction.OUTBOUND,
+        _outbox_add(
             kind=Message.Kind.ALERT,
-            status=Message.Status.PENDING,
             recipient_user=user,
             to=phone,
             from_number=from_number,
             messaging_service_sid=service_sid,
             body=text,
-            created_at=now,
-            next_attempt_at=now,
-            enqueued_at=now,
-            status_changed_at=now,
         )
-        _enqueue_after_commit(message)
     return alert
 
 
@@ -1083,10 +1091,8 @@ def message_resolve_unknown(*, message: Message, went_out: bool, by: User) -> Me
     )
     if went_out:
         return message
-    copy = Message.objects.create(
-        direction=message.direction,
+    return _outbox_add(
         kind=message.kind,
-        status=Message.Status.PENDING,
         lead=message.lead,
         recipient_user=message.recipient_user,
         to=message.to,
@@ -1095,10 +1101,4 @@ def message_resolve_unknown(*, message: Message, went_out: bool, by: User) -> Me
         body=message.body,
         template=message.template,
         sent_by=by,
-        created_at=now,
-        next_attempt_at=now,
-        enqueued_at=now,
-        status_changed_at=now,
     )
-    _enqueue_after_commit(copy)
-    return copy
