@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 from celery import Celery
+from celery.signals import task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings.local")
 
@@ -28,3 +29,12 @@ def create_embedded_broker_folders(sender: Celery, **kwargs) -> None:
     for key in EMBEDDED_BROKER_FOLDERS:
         if options.get(key):
             Path(options[key]).mkdir(parents=True, exist_ok=True)
+
+
+@task_prerun.connect
+@task_postrun.connect
+def close_old_database_connections(**kwargs) -> None:
+    """What Django does around each request: drop broken or too old connections."""
+    from django.db import close_old_connections
+
+    close_old_connections()

@@ -36,6 +36,7 @@ from .models import (
     MessageTemplate,
 )
 from .selectors import (
+    ConsentState,
     alert_preference_for,
     consent_state_for,
     lead_for_phone,
@@ -248,7 +249,10 @@ def _recipient(lead: Lead) -> quiet_hours.Recipient:
 
 
 def _block_reason_for_lead_text(to: str) -> str:
-    state = consent_state_for(to)
+    return _block_reason_for_consent(consent_state_for(to))
+
+
+def _block_reason_for_consent(state: ConsentState) -> str:
     if state.opted_out:
         return Message.BlockedReason.OPTED_OUT
     if not state.consented:
@@ -269,9 +273,8 @@ BLOCK_DETAILS = {
 }
 
 
-def _needs_first_message_footer(to: str) -> bool:
+def _needs_first_message_footer(to: str, state: ConsentState) -> bool:
     """The first text after someone consents names the sender and how to stop."""
-    state = consent_state_for(to)
     already_texted = Message.objects.filter(
         to=to,
         direction=Message.Direction.OUTBOUND,
@@ -316,8 +319,11 @@ def _lead_text(
         created_at=now,
         status_changed_at=now,
     )
+    consent = consent_state_for(to) if to else None
     reason = (
-        Message.BlockedReason.NO_PHONE if not to else _block_reason_for_lead_text(to)
+        Message.BlockedReason.NO_PHONE
+        if consent is None
+        else _block_reason_for_consent(consent)
     )
     if not reason and not (from_number or service_sid):
         reason = Message.BlockedReason.NO_SENDER
@@ -352,7 +358,9 @@ def _lead_text(
         message.status = Message.Status.PENDING
         message.next_attempt_at = now
         message.enqueued_at = now
-    if message.status != Message.Status.BLOCKED and _needs_first_message_footer(to):
+    if message.status != Message.Status.BLOCKED and _needs_first_message_footer(
+        to, consent
+    ):
         message.body = _with_footer(body)
     message.save()
     _record_on_timeline(message, by=by)
@@ -500,12 +508,9 @@ def message_send(*, message_id: int, now: datetime | None = None) -> SendOutcome
     """Hand one outbox row to the backend, at most once, and record what happened."""
     now = now or timezone.now()
     with transaction.atomic():
-        message = (
-            Message.objects.select_for_update(of=("self",))
-            .select_related("lead")
-            .filter(pk=message_id)
-            .first()
-        )
+        # The lead is read only for automated texts (quiet hours), and lazily: the
+        # lock is on the message row alone.
+        message = Message.objects.select_for_update().filter(pk=message_id).first()
         if message is None or message.status != Message.Status.PENDING:
             return SendOutcome("skipped")
         if message.next_attempt_at and message.next_attempt_at > now:

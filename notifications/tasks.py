@@ -1,7 +1,6 @@
 """Celery tasks of texting: each takes ids, calls one service, and retries."""
 
 import logging
-from functools import partial
 
 from celery import Task, shared_task
 from django.db import transaction
@@ -20,7 +19,12 @@ class OutboxTask(Task):
     """
 
     def delay_on_commit(self, *args, **kwargs) -> None:
-        transaction.on_commit(partial(self.delay, *args, **kwargs), robust=True)
+        # A named function, not a partial: Django's robust on_commit logs a failed
+        # callback by its __qualname__, which a partial does not have.
+        def enqueue() -> None:
+            self.delay(*args, **kwargs)
+
+        transaction.on_commit(enqueue, robust=True)
 
 
 @shared_task(base=OutboxTask, bind=True, acks_late=True, max_retries=None)

@@ -32,11 +32,24 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason="needs REDIS_URL"))
 
 
+def _clear_cache_keys() -> None:
+    # Only the cache's own keys: on Redis, cache.clear() is FLUSHDB, which would
+    # also empty the Celery queues living in the same database.
+    location = settings.CACHES["default"]
+    if location["BACKEND"].endswith("RedisCache"):
+        client = cache._cache.get_client(write=True)
+        keys = list(client.scan_iter(match=f"{location.get('KEY_PREFIX', '')}:*"))
+        if keys:
+            client.delete(*keys)
+    else:
+        cache.clear()
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache():
-    cache.clear()
+    _clear_cache_keys()
     yield
-    cache.clear()
+    _clear_cache_keys()
 
 
 @pytest.fixture

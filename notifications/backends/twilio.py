@@ -4,6 +4,7 @@ import json
 import logging
 import os
 import re
+import urllib.request
 from urllib.parse import urlsplit
 
 import requests
@@ -106,6 +107,19 @@ def _never_connected(exc: requests.exceptions.ConnectionError) -> bool:
     return isinstance(reason, NewConnectionError | ClosedPoolError)
 
 
+def _proxies_for(url: str) -> dict[str, str] | None:
+    """The HTTP(S)_PROXY settings of the environment, unless NO_PROXY covers `url`."""
+    host = urlsplit(url).hostname or ""
+    if urllib.request.proxy_bypass(host):
+        return None
+    proxies = {
+        scheme: address
+        for scheme, address in urllib.request.getproxies().items()
+        if scheme in ("http", "https")
+    }
+    return proxies or None
+
+
 class TwilioBackend(SmsBackend):
     def __init__(self) -> None:
         account_sid = settings.TWILIO_ACCOUNT_SID
@@ -119,11 +133,16 @@ class TwilioBackend(SmsBackend):
         timeout = float(getattr(settings, "TWILIO_HTTP_TIMEOUT", 10))
         # One client, hence one requests.Session and its connection pool, per
         # backend: a TLS handshake per message would cap throughput.
+        proxy = _proxies_for(base_url or "https://api.twilio.com")
         http_client = (
-            BaseUrlTwilioHttpClient(base_url, timeout=timeout)
+            BaseUrlTwilioHttpClient(base_url, timeout=timeout, proxy=proxy)
             if base_url
-            else TwilioHttpClient(timeout=timeout)
+            else TwilioHttpClient(timeout=timeout, proxy=proxy)
         )
+        if http_client.session is not None:
+            # requests re-reads the proxy variables on every request otherwise;
+            # they were read once above.
+            http_client.session.trust_env = False
         self.client = Client(account_sid, auth_token, http_client=http_client)
 
     def send(
@@ -152,7 +171,8 @@ class TwilioBackend(SmsBackend):
             # Twilio said 2xx, so the message exists, but we never learnt its SID.
             logger.warning("sms answer unreadable outcome=unknown to=%s", _last4(to))
             raise SmsOutcomeUnknown("Twilio accepted the message unreadably") from exc
-        logger.info(
+        # DEBUG: the outbox logs every hand-off already, with the message id.
+        logger.debug(
             "sms sent sid=%s status=%s to=%s", message.sid, message.status, _last4(to)
         )
         return SendResult(sid=str(message.sid), status=str(message.status))
