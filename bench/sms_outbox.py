@@ -15,11 +15,12 @@ processes, PostgreSQL and Redis:
 
 DATABASE_URL defaults to postgres://postgres@127.0.0.1:5432/crm_bench_sms; the
 script creates that database if it is missing and migrates it. REDIS_URL is
-required (use a Redis database of its own: the script purges the Celery queue). Before a run the script deletes the texts of
-earlier runs and purges the queue, so runs are comparable; after it, it deletes the
-run's texts unless `--keep`. The fake Twilio runs in this process (a threaded
-stdlib HTTP server), so the enqueueing, the fake, the worker, PostgreSQL and Redis
-all share this machine's CPUs; the report says how much CPU each one used.
+required (use a Redis database of its own: the script purges the Celery queue).
+Before a run the script deletes the texts of earlier runs and purges the queue, so
+runs are comparable; after it, it deletes the run's texts unless `--keep`. The fake
+Twilio runs in this process (a threaded stdlib HTTP server), so the enqueueing, the
+fake, the worker, PostgreSQL and Redis all share this machine's CPUs; the report
+says how much CPU each one used.
 
 With `--prefill` every text is queued before the worker starts, and the line to read
 is the worker's own rate (first claim to last hand-off): what the worker alone can
