@@ -43,6 +43,9 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
+# bench/ is on sys.path when a script here runs.
+from benchlib import database_description, ensure_database, log
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 TARGET_LIST_P99_MS = 50.0
 BATCH_SIZE = 2_000
@@ -164,11 +167,6 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def log(args: argparse.Namespace, message: str) -> None:
-    # With --json, stdout carries the JSON document and nothing else.
-    print(message, file=sys.stderr if args.json else sys.stdout, flush=True)
-
-
 # --- Django -------------------------------------------------------------------
 
 
@@ -182,35 +180,6 @@ def setup_django() -> None:
     import django
 
     django.setup()
-
-
-def ensure_database(args: argparse.Namespace) -> None:
-    """Create the PostgreSQL database if it is missing, then migrate."""
-    from django.core.management import call_command
-    from django.db import OperationalError, connection
-
-    try:
-        connection.ensure_connection()
-    except OperationalError as exc:
-        if connection.vendor != "postgresql" or "does not exist" not in str(exc):
-            raise
-        import psycopg
-        from psycopg import sql
-
-        params = connection.settings_dict
-        log(args, f"creating database {params['NAME']}")
-        with psycopg.connect(
-            dbname="postgres",
-            host=params["HOST"] or None,
-            port=params["PORT"] or None,
-            user=params["USER"] or None,
-            password=params["PASSWORD"] or None,
-            autocommit=True,
-        ) as admin:
-            admin.execute(
-                sql.SQL("CREATE DATABASE {}").format(sql.Identifier(params["NAME"]))
-            )
-    call_command("migrate", interactive=False, verbosity=0)
 
 
 def ensure_fixture_rows():
@@ -450,25 +419,6 @@ def analyze(*, vacuum: bool = True) -> None:
     elif connection.vendor == "sqlite":
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
-
-
-def database_description() -> dict:
-    from django.db import connection
-
-    version = ""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SHOW server_version")
-            version = cursor.fetchone()[0]
-    elif connection.vendor == "sqlite":
-        import sqlite3
-
-        version = sqlite3.sqlite_version
-    return {
-        "vendor": connection.vendor,
-        "version": version,
-        "name": str(connection.settings_dict["NAME"]),
-    }
 
 
 def list_paths(teams) -> tuple[list[str], dict[str, int]]:

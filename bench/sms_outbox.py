@@ -45,6 +45,9 @@ from collections import Counter
 from pathlib import Path
 from urllib.parse import urlsplit
 
+# bench/ is on sys.path when a script here runs.
+from benchlib import database_description, ensure_database, log
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/crm_bench_sms"
 TARGET_RATE = 200.0  # messages/s
@@ -96,11 +99,6 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def log(args: argparse.Namespace, message: str) -> None:
-    # With --json, stdout carries the JSON document and nothing else.
-    print(message, file=sys.stderr if args.json else sys.stdout, flush=True)
-
-
 # --- Environment --------------------------------------------------------------
 
 
@@ -128,47 +126,6 @@ def setup_django() -> None:
     import django
 
     django.setup()
-
-
-def ensure_database(args: argparse.Namespace) -> None:
-    """Create the PostgreSQL database if it is missing, then migrate."""
-    from django.core.management import call_command
-    from django.db import OperationalError, connection
-
-    try:
-        connection.ensure_connection()
-    except OperationalError as exc:
-        if "does not exist" not in str(exc):
-            raise
-        import psycopg
-        from psycopg import sql
-
-        params = connection.settings_dict
-        log(args, f"creating database {params['NAME']}")
-        with psycopg.connect(
-            dbname="postgres",
-            host=params["HOST"] or None,
-            port=params["PORT"] or None,
-            user=params["USER"] or None,
-            password=params["PASSWORD"] or None,
-            autocommit=True,
-        ) as admin:
-            admin.execute(
-                sql.SQL("CREATE DATABASE {}").format(sql.Identifier(params["NAME"]))
-            )
-    call_command("migrate", interactive=False, verbosity=0)
-
-
-def database_description() -> dict:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version")
-        version = cursor.fetchone()[0]
-    return {"version": version, "name": str(connection.settings_dict["NAME"])}
-
-
-# --- Rows -----------------------------------------------------------------------
 
 
 def texting_states(now) -> list[str]:

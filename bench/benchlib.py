@@ -1,0 +1,57 @@
+"""What the benchmark scripts share: the database they run on, and saying so."""
+
+import argparse
+import sys
+
+
+def log(args: argparse.Namespace, message: str) -> None:
+    # With --json, stdout carries the JSON document and nothing else.
+    print(message, file=sys.stderr if args.json else sys.stdout, flush=True)
+
+
+def ensure_database(args: argparse.Namespace) -> None:
+    """Create the PostgreSQL database if it is missing, then migrate."""
+    from django.core.management import call_command
+    from django.db import OperationalError, connection
+
+    try:
+        connection.ensure_connection()
+    except OperationalError as exc:
+        if connection.vendor != "postgresql" or "does not exist" not in str(exc):
+            raise
+        import psycopg
+        from psycopg import sql
+
+        params = connection.settings_dict
+        log(args, f"creating database {params['NAME']}")
+        with psycopg.connect(
+            dbname="postgres",
+            host=params["HOST"] or None,
+            port=params["PORT"] or None,
+            user=params["USER"] or None,
+            password=params["PASSWORD"] or None,
+            autocommit=True,
+        ) as admin:
+            admin.execute(
+                sql.SQL("CREATE DATABASE {}").format(sql.Identifier(params["NAME"]))
+            )
+    call_command("migrate", interactive=False, verbosity=0)
+
+
+def database_description() -> dict:
+    from django.db import connection
+
+    version = ""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW server_version")
+            version = cursor.fetchone()[0]
+    elif connection.vendor == "sqlite":
+        import sqlite3
+
+        version = sqlite3.sqlite_version
+    return {
+        "vendor": connection.vendor,
+        "version": version,
+        "name": str(connection.settings_dict["NAME"]),
+    }
