@@ -2,7 +2,8 @@
 
 Queues `--messages` texts the way the product does (`message_send_manual`, in
 transactions of `--batch`, so each commit publishes its tasks), lets a real
-`celery -A crm worker` (prefork, `--workers` processes) hand them to a local fake of
+`celery -A crm worker` (`--workers` processes: prefork children by default, or
+separate `--pool solo` / `--pool threads` workers) hand them to a local fake of
 Twilio's Messages API through the real twilio client, and prints messages/s from the
 first enqueue to the last hand-off, the enqueue-to-hand-off latency of each text
 (`handed_off_at - enqueued_at`, read from the database afterwards), errors, and how
@@ -64,7 +65,25 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument(
-        "--workers", type=int, default=2, help="worker processes (--concurrency)"
+        "--workers",
+        type=int,
+        default=2,
+        help="worker processes: prefork children, or separate solo workers",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=2,
+        help="with --pool threads: threads per worker process",
+    )
+    parser.add_argument(
+        "--pool",
+        choices=["prefork", "solo", "threads"],
+        default="prefork",
+        help="prefork: one worker with --workers child processes (the default "
+        "deployment); solo: --workers separate worker processes, each running one "
+        "task at a time with no parent process in between; threads: --workers "
+        "separate worker processes with --threads threads each",
     )
     parser.add_argument(
         "--batch", type=int, default=100, help="texts per enqueueing transaction"
@@ -209,16 +228,37 @@ def delete_texts(leads) -> int:
 # --- Worker ---------------------------------------------------------------------
 
 
-def worker_command(args: argparse.Namespace, hostname: str) -> list[str]:
+def worker_commands(
+    args: argparse.Namespace, hostname: str
+) -> list[tuple[str, list[str]]]:
+    """(name, command) of each worker process to start."""
+    if args.pool in ("solo", "threads"):
+        threads = 1 if args.pool == "solo" else args.threads
+        names = [f"{hostname}-{n}" for n in range(args.workers)]
+        return [
+            (name, _worker_command(args, name, pool=args.pool, concurrency=threads))
+            for name in names
+        ]
+    return [
+        (
+            hostname,
+            _worker_command(args, hostname, pool="prefork", concurrency=args.workers),
+        )
+    ]
+
+
+def _worker_command(
+    args: argparse.Namespace, hostname: str, *, pool: str, concurrency: int
+) -> list[str]:
     command = [
         str(Path(sys.executable).with_name("celery")),
         "-A",
         "crm",
         "worker",
         "--concurrency",
-        str(args.workers),
+        str(concurrency),
         "--pool",
-        "prefork",
+        pool,
         "-Q",
         "celery",
         "--without-gossip",
@@ -359,7 +399,7 @@ def enqueue(args, user, leads, run_id: str) -> list[int]:
     return ids
 
 
-def wait_for_hand_offs(args, ids: list[int], worker: subprocess.Popen) -> bool:
+def wait_for_hand_offs(args, ids: list[int], workers: list[subprocess.Popen]) -> bool:
     """Wait until every text left the outbox, or nothing moved for `--stall` s."""
     from notifications.models import OUTBOX_STATUSES, Message
 
@@ -370,7 +410,8 @@ def wait_for_hand_offs(args, ids: list[int], worker: subprocess.Popen) -> bool:
             return True
         if left != remaining:
             remaining, last_change = left, time.monotonic()
-        if time.monotonic() - last_change > args.stall or worker.poll() is not None:
+        stalled = time.monotonic() - last_change > args.stall
+        if stalled or any(worker.poll() is not None for worker in workers):
             return False
         time.sleep(0.1)
 
@@ -456,7 +497,8 @@ def print_report(report: dict) -> None:
     print()
     print("SMS outbox benchmark")
     print(
-        f"  worker    celery prefork, {setup['workers']} process(es), queue celery, "
+        f"  worker    celery {setup['pool']}, {setup['workers']} process(es), "
+        "queue celery, "
         f"prefetch multiplier {setup['prefetch_multiplier']}, "
         f"ready in {setup['worker_ready_s']:.1f} s"
     )
@@ -570,20 +612,25 @@ def main() -> None:
         children_cpu = cpu_seconds(resource.RUSAGE_CHILDREN)
         busy_before, total_before = machine_busy()
         services_before = service_cpu()
-        worker = start_worker(worker_command(args, hostname), fake, worker_log)
+        commands = worker_commands(args, hostname)
+        workers = [start_worker(command, fake, worker_log) for _, command in commands]
         try:
-            ready = wait_for_worker(worker, hostname, worker_log)
+            ready = max(
+                wait_for_worker(worker, name, worker_log)
+                for worker, (name, _) in zip(workers, commands, strict=True)
+            )
             log(args, f"setup: worker ready in {ready:.1f} s")
             if not args.prefill:
                 started_at = timezone.now()
                 ids, enqueue_s = queue_texts()
             log(args, "run: waiting for the worker to empty the outbox")
-            finished = wait_for_hand_offs(args, ids, worker)
+            finished = wait_for_hand_offs(args, ids, workers)
             busy_after, total_after = machine_busy()
             services_after = service_cpu()
             bench_cpu = cpu_seconds(resource.RUSAGE_SELF) - bench_cpu
         finally:
-            stop_worker(worker)
+            for worker in workers:
+                stop_worker(worker)
         # Reaped, the worker's processes count in this process's children's time;
         # it includes the worker's start-up and shutdown.
         worker_cpu = cpu_seconds(resource.RUSAGE_CHILDREN) - children_cpu
@@ -600,6 +647,7 @@ def main() -> None:
                 "batch": args.batch,
                 "prefill": args.prefill,
                 "workers": args.workers,
+                "pool": args.pool,
                 "prefetch_multiplier": args.prefetch_multiplier
                 or settings.CELERY_WORKER_PREFETCH_MULTIPLIER,
                 "worker_ready_s": ready,
