@@ -27,7 +27,8 @@ class ConsentEvent(models.Model):
         COUNSELOR = "counselor", "Recorded by staff"
         IMPORT = "import", "Imported"
 
-    phone = PhoneNumberField(db_index=True)
+    # Indexed with the time in Meta: the newest entry per number is the state.
+    phone = PhoneNumberField()
     kind = models.CharField(max_length=8, choices=Kind)
     source = models.CharField(max_length=16, choices=Source)
     at = models.DateTimeField(default=timezone.now)
@@ -142,12 +143,14 @@ class Message(models.Model):
     direction = models.CharField(max_length=8, choices=Direction)
     kind = models.CharField(max_length=10, choices=Kind)
     status = models.CharField(max_length=12, choices=Status)
+    # Indexed with created_at in Meta (the conversation's order).
     lead = models.ForeignKey(
         "leads.Lead",
         null=True,
         blank=True,
         on_delete=models.CASCADE,
         related_name="messages",
+        db_index=False,
     )
     # Alerts go to a member of staff, not to a lead.
     recipient_user = models.ForeignKey(
