@@ -16,22 +16,30 @@ def _twiml(response: MessagingResponse) -> HttpResponse:
     return HttpResponse(str(response), content_type="application/xml")
 
 
+def _param(request: HttpRequest, name: str, max_length: int | None = None) -> str:
+    """A form field as text PostgreSQL can store: NUL characters removed."""
+    value = request.POST.get(name, "").replace("\x00", "")
+    return value[:max_length] if max_length else value
+
+
 def _int_or_none(value: str | None) -> int | None:
+    """A whole number that fits the database's integer columns, else None."""
     try:
-        return int(value) if value else None
+        number = int(value) if value else None
     except ValueError:
         return None
+    return number if number is not None and 0 <= number < 2**31 else None
 
 
 @twilio_webhook
 def sms_incoming(request: HttpRequest) -> HttpResponse:
     """Store the text and answer at once; finding or creating its lead runs later."""
     result = services.inbound_message_receive(
-        sid=request.POST.get("MessageSid", "")[:34],
-        from_number=request.POST.get("From", "")[:40],
-        to_number=request.POST.get("To", "")[:40],
-        body=request.POST.get("Body", ""),
-        opt_out_type=request.POST.get("OptOutType", "")[:16],
+        sid=_param(request, "MessageSid", 34),
+        from_number=_param(request, "From", 40),
+        to_number=_param(request, "To", 40),
+        body=_param(request, "Body"),
+        opt_out_type=_param(request, "OptOutType", 16),
     )
     response = MessagingResponse()
     if result.reply:
@@ -43,9 +51,9 @@ def sms_incoming(request: HttpRequest) -> HttpResponse:
 def sms_status(request: HttpRequest) -> HttpResponse:
     """Apply a delivery status; unknown or repeated callbacks are answered 204 too."""
     services.message_status_update(
-        sid=request.POST.get("MessageSid", "")[:34],
-        twilio_status=request.POST.get("MessageStatus", "")
-        or request.POST.get("SmsStatus", ""),
+        sid=_param(request, "MessageSid", 34),
+        twilio_status=_param(request, "MessageStatus", 20)
+        or _param(request, "SmsStatus", 20),
         message_id=_int_or_none(request.GET.get("m")),
         error_code=_int_or_none(request.POST.get("ErrorCode")),
     )

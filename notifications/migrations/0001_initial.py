@@ -8,112 +8,399 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('leads', '0001_initial'),
+        ("leads", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='MessageTemplate',
+            name="MessageTemplate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(choices=[('web_auto_reply', 'Auto-reply to a new web lead'), ('missed_call', 'Sorry we missed your call'), ('callback_reminder', 'Call-back reminder'), ('opt_out_confirmation', 'Opt-out confirmation'), ('opt_in_confirmation', 'Opt-in confirmation'), ('help', 'HELP reply'), ('first_message_footer', 'First-message disclosure'), ('alert_lead_assigned', 'Alert: new lead assigned'), ('alert_lead_replied', 'Alert: lead replied'), ('alert_callback_due', 'Alert: call-back due'), ('alert_sla_breach', 'Alert: SLA breach')], max_length=32, unique=True)),
-                ('body', models.TextField()),
-                ('is_active', models.BooleanField(default=True)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                (
+                    "key",
+                    models.CharField(
+                        choices=[
+                            ("web_auto_reply", "Auto-reply to a new web lead"),
+                            ("missed_call", "Sorry we missed your call"),
+                            ("callback_reminder", "Call-back reminder"),
+                            ("opt_out_confirmation", "Opt-out confirmation"),
+                            ("opt_in_confirmation", "Opt-in confirmation"),
+                            ("help", "HELP reply"),
+                            ("first_message_footer", "First-message disclosure"),
+                            ("alert_lead_assigned", "Alert: new lead assigned"),
+                            ("alert_lead_replied", "Alert: lead replied"),
+                            ("alert_callback_due", "Alert: call-back due"),
+                            ("alert_sla_breach", "Alert: SLA breach"),
+                        ],
+                        max_length=32,
+                        unique=True,
+                    ),
+                ),
+                ("body", models.TextField()),
+                ("is_active", models.BooleanField(default=True)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "updated_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['key'],
+                "ordering": ["key"],
             },
         ),
         migrations.CreateModel(
-            name='Alert',
+            name="Alert",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('lead_assigned', 'New lead assigned to me'), ('lead_replied', 'A lead replied'), ('callback_due', 'A call-back is due'), ('sla_breach', 'A lead waits past its SLA'), ('message_unknown', "A text's outcome is unknown")], max_length=16)),
-                ('text', models.CharField(max_length=255)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('read_at', models.DateTimeField(blank=True, null=True)),
-                ('lead', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='leads.lead')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("lead_assigned", "New lead assigned to me"),
+                            ("lead_replied", "A lead replied"),
+                            ("callback_due", "A call-back is due"),
+                            ("sla_breach", "A lead waits past its SLA"),
+                            ("message_unknown", "A text's outcome is unknown"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("text", models.CharField(max_length=255)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("read_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "lead",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="leads.lead",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['user', 'read_at', '-created_at'], name='alert_inbox')],
+                "ordering": ["-created_at", "-id"],
+                "indexes": [
+                    models.Index(
+                        fields=["user", "read_at", "-created_at"], name="alert_inbox"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='AlertPreference',
+            name="AlertPreference",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('lead_assigned', 'New lead assigned to me'), ('lead_replied', 'A lead replied'), ('callback_due', 'A call-back is due'), ('sla_breach', 'A lead waits past its SLA'), ('message_unknown', "A text's outcome is unknown")], max_length=16)),
-                ('by_sms', models.BooleanField(default=False)),
-                ('in_app', models.BooleanField(default=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("lead_assigned", "New lead assigned to me"),
+                            ("lead_replied", "A lead replied"),
+                            ("callback_due", "A call-back is due"),
+                            ("sla_breach", "A lead waits past its SLA"),
+                            ("message_unknown", "A text's outcome is unknown"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("by_sms", models.BooleanField(default=False)),
+                ("in_app", models.BooleanField(default=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('user', 'kind'), name='alertpref_once')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("user", "kind"), name="alertpref_once"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ConsentEvent',
+            name="ConsentEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('phone', phonenumber_field.modelfields.PhoneNumberField(max_length=128, region=None)),
-                ('kind', models.CharField(choices=[('opt_in', 'Consented'), ('opt_out', 'Opted out')], max_length=8)),
-                ('source', models.CharField(choices=[('web_form', 'Web form consent'), ('inbound_sms', 'Texted us first'), ('keyword', 'Keyword reply'), ('plain_language', 'Asked in their own words'), ('twilio_opt_out', 'Twilio Advanced Opt-Out'), ('twilio_error', 'Twilio error 21610'), ('counselor', 'Recorded by staff'), ('import', 'Imported')], max_length=16)),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('text', models.TextField(blank=True)),
-                ('text_version', models.CharField(blank=True, max_length=32)),
-                ('ip_address', models.GenericIPAddressField(blank=True, null=True)),
-                ('user_agent', models.CharField(blank=True, max_length=255)),
-                ('lead', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='leads.lead')),
-                ('recorded_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                (
+                    "phone",
+                    phonenumber_field.modelfields.PhoneNumberField(
+                        max_length=128, region=None
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("opt_in", "Consented"), ("opt_out", "Opted out")],
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("web_form", "Web form consent"),
+                            ("inbound_sms", "Texted us first"),
+                            ("keyword", "Keyword reply"),
+                            ("plain_language", "Asked in their own words"),
+                            ("twilio_opt_out", "Twilio Advanced Opt-Out"),
+                            ("twilio_error", "Twilio error 21610"),
+                            ("counselor", "Recorded by staff"),
+                            ("import", "Imported"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("text", models.TextField(blank=True)),
+                ("text_version", models.CharField(blank=True, max_length=32)),
+                ("ip_address", models.GenericIPAddressField(blank=True, null=True)),
+                ("user_agent", models.CharField(blank=True, max_length=255)),
+                (
+                    "lead",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="leads.lead",
+                    ),
+                ),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-at', '-id'],
-                'indexes': [models.Index(fields=['phone', '-at', '-id'], name='consent_phone_at')],
+                "ordering": ["-at", "-id"],
+                "indexes": [
+                    models.Index(
+                        fields=["phone", "-at", "-id"], name="consent_phone_at"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Message',
+            name="Message",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('direction', models.CharField(choices=[('outbound', 'Sent'), ('inbound', 'Received')], max_length=8)),
-                ('kind', models.CharField(choices=[('manual', 'Written by a counselor'), ('automated', 'Automated'), ('alert', 'Alert to staff'), ('reply', 'Keyword reply'), ('inbound', 'From the lead')], max_length=10)),
-                ('status', models.CharField(choices=[('pending', 'Waiting to send'), ('scheduled', 'Deferred (quiet hours)'), ('sending', 'Sending'), ('blocked', 'Not sent'), ('unknown', 'Outcome unknown'), ('replied', 'Sent as webhook reply'), ('accepted', 'Accepted'), ('queued', 'Queued'), ('sent', 'Sent'), ('delivered', 'Delivered'), ('undelivered', 'Undelivered'), ('failed', 'Failed'), ('received', 'Received')], max_length=12)),
-                ('to', models.CharField(max_length=20)),
-                ('from_number', models.CharField(blank=True, max_length=20)),
-                ('messaging_service_sid', models.CharField(blank=True, max_length=34)),
-                ('body', models.TextField()),
-                ('twilio_sid', models.CharField(blank=True, max_length=34, null=True, unique=True)),
-                ('error_code', models.PositiveIntegerField(blank=True, null=True)),
-                ('error_message', models.CharField(blank=True, max_length=255)),
-                ('blocked_reason', models.CharField(blank=True, choices=[('no_consent', 'No consent to text this number'), ('opted_out', 'The number opted out'), ('quiet_hours', "Outside the lead's quiet hours"), ('no_phone', 'No mobile number'), ('no_sender', 'No sending number configured')], max_length=16)),
-                ('quiet_hours_override', models.BooleanField(default=False)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('scheduled_for', models.DateTimeField(blank=True, null=True)),
-                ('next_attempt_at', models.DateTimeField(blank=True, null=True)),
-                ('enqueued_at', models.DateTimeField(blank=True, null=True)),
-                ('sending_started_at', models.DateTimeField(blank=True, null=True)),
-                ('handed_off_at', models.DateTimeField(blank=True, null=True)),
-                ('processed_at', models.DateTimeField(blank=True, null=True)),
-                ('status_changed_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('lead', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='messages', to='leads.lead')),
-                ('recipient_user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('sent_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('template', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='notifications.messagetemplate')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                (
+                    "direction",
+                    models.CharField(
+                        choices=[("outbound", "Sent"), ("inbound", "Received")],
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("manual", "Written by a counselor"),
+                            ("automated", "Automated"),
+                            ("alert", "Alert to staff"),
+                            ("reply", "Keyword reply"),
+                            ("inbound", "From the lead"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Waiting to send"),
+                            ("scheduled", "Deferred (quiet hours)"),
+                            ("sending", "Sending"),
+                            ("blocked", "Not sent"),
+                            ("unknown", "Outcome unknown"),
+                            ("replied", "Sent as webhook reply"),
+                            ("accepted", "Accepted"),
+                            ("queued", "Queued"),
+                            ("sent", "Sent"),
+                            ("delivered", "Delivered"),
+                            ("undelivered", "Undelivered"),
+                            ("failed", "Failed"),
+                            ("received", "Received"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("to", models.CharField(max_length=20)),
+                ("from_number", models.CharField(blank=True, max_length=20)),
+                ("messaging_service_sid", models.CharField(blank=True, max_length=34)),
+                ("body", models.TextField()),
+                (
+                    "twilio_sid",
+                    models.CharField(blank=True, max_length=34, null=True, unique=True),
+                ),
+                ("error_code", models.PositiveIntegerField(blank=True, null=True)),
+                ("error_message", models.CharField(blank=True, max_length=255)),
+                (
+                    "blocked_reason",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("no_consent", "No consent to text this number"),
+                            ("opted_out", "The number opted out"),
+                            ("quiet_hours", "Outside the lead's quiet hours"),
+                            ("no_phone", "No mobile number"),
+                            ("no_sender", "No sending number configured"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("quiet_hours_override", models.BooleanField(default=False)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("scheduled_for", models.DateTimeField(blank=True, null=True)),
+                ("next_attempt_at", models.DateTimeField(blank=True, null=True)),
+                ("enqueued_at", models.DateTimeField(blank=True, null=True)),
+                ("sending_started_at", models.DateTimeField(blank=True, null=True)),
+                ("handed_off_at", models.DateTimeField(blank=True, null=True)),
+                ("processed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "status_changed_at",
+                    models.DateTimeField(default=django.utils.timezone.now),
+                ),
+                (
+                    "lead",
+                    models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="messages",
+                        to="leads.lead",
+                    ),
+                ),
+                (
+                    "recipient_user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "sent_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "template",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="notifications.messagetemplate",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['lead', 'created_at'], name='message_lead_created'), models.Index(condition=models.Q(('status__in', ['pending', 'scheduled', 'sending'])), fields=['status', 'next_attempt_at'], name='message_outbox_due'), models.Index(fields=['to', '-created_at'], name='message_to_created')],
-                'constraints': [models.CheckConstraint(condition=models.Q(models.Q(('status', 'blocked'), _negated=True), models.Q(('blocked_reason', ''), _negated=True), _connector='OR'), name='message_blocked_has_reason')],
+                "ordering": ["-created_at", "-id"],
+                "indexes": [
+                    models.Index(
+                        fields=["lead", "created_at"], name="message_lead_created"
+                    ),
+                    models.Index(
+                        condition=models.Q(
+                            ("status__in", ["pending", "scheduled", "sending"])
+                        ),
+                        fields=["status", "next_attempt_at"],
+                        name="message_outbox_due",
+                    ),
+                    models.Index(
+                        fields=["to", "-created_at"], name="message_to_created"
+                    ),
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("status", "blocked"), _negated=True),
+                            models.Q(("blocked_reason", ""), _negated=True),
+                            _connector="OR",
+                        ),
+                        name="message_blocked_has_reason",
+                    )
+                ],
             },
         ),
     ]

@@ -286,3 +286,61 @@ def test_a_21610_callback_records_the_opt_out(twilio_post, handed_off):
     )
 
     assert consent_kind(handed_off.to) == ConsentEvent.Kind.OPT_OUT
+
+
+# --- Odd input ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"From": "", "Body": ""},
+        {"From": "not a number", "Body": "hi", "MessageSid": "SM1"},
+        {"From": "+12125550142", "Body": "x" * 5000, "MessageSid": "SM2"},
+        {"From": "22395", "Body": "STOP", "MessageSid": "SM3"},  # a short code
+        {"From": "+12125550142", "Body": "\x00\ud7ff emoji 🙏", "OptOutType": "x" * 40},
+    ],
+)
+def test_odd_inbound_texts_are_answered_not_crashed_on(twilio_post, params):
+    response = twilio_post(INCOMING, params)
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/xml"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"MessageSid": "SM" + "0" * 32, "MessageStatus": "teleported"},
+        {"MessageSid": "SM" + "0" * 32, "MessageStatus": "failed", "ErrorCode": "abc"},
+    ],
+)
+@pytest.mark.parametrize("query", ["", "?m=abc", "?m=99999999999999999999"])
+def test_odd_status_callbacks_are_answered_and_ignored(
+    twilio_post, handed_off, params, query
+):
+    response = twilio_post(f"{STATUS}{query}", params)
+
+    assert response.status_code == 204
+    handed_off.refresh_from_db()
+    assert handed_off.status == Message.Status.QUEUED
+
+
+def test_a_status_callback_with_a_nul_in_its_sid_is_ignored(twilio_post, handed_off):
+    response = twilio_post(STATUS, {"MessageSid": "SM\x00", "MessageStatus": "sent"})
+
+    assert response.status_code == 204
+
+
+def test_an_error_code_too_big_to_be_real_is_dropped_not_crashed_on(
+    twilio_post, handed_off
+):
+    params = status_params(handed_off, "failed", ErrorCode="9" * 12)
+
+    response = twilio_post(f"{STATUS}?m={handed_off.pk}", params)
+
+    assert response.status_code == 204
+    handed_off.refresh_from_db()
+    assert (handed_off.status, handed_off.error_code) == ("failed", None)
