@@ -507,6 +507,9 @@ def _backoff_seconds(attempts: int) -> float:
 def message_send(*, message_id: int, now: datetime | None = None) -> SendOutcome:
     """Hand one outbox row to the backend, at most once, and record what happened."""
     now = now or timezone.now()
+    # Before the claim: a misconfigured backend leaves the text pending, not stuck
+    # halfway through a send.
+    backend = get_backend()
     with transaction.atomic():
         # The lead is read only for automated texts (quiet hours), and lazily: the
         # lock is on the message row alone.
@@ -552,7 +555,7 @@ def message_send(*, message_id: int, now: datetime | None = None) -> SendOutcome
         )
 
     try:
-        result = get_backend().send(
+        result = backend.send(
             to=message.to,
             body=message.body,
             from_number="" if message.messaging_service_sid else message.from_number,

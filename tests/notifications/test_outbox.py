@@ -4,6 +4,7 @@ import datetime
 
 import pytest
 import time_machine
+from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
 from crm.models import AuditEvent
@@ -378,3 +379,15 @@ def test_a_counselor_who_turned_off_text_alerts_gets_only_the_in_app_one(
 
     assert Alert.objects.filter(user=teammate).count() == 1
     assert not Message.objects.filter(kind=Message.Kind.ALERT).exists()
+
+
+def test_a_misconfigured_backend_leaves_the_text_waiting(lead, counselor, settings):
+    settings.SMS_BACKEND = "twilio"
+    settings.TWILIO_AUTH_TOKEN = ""
+    message = services.message_send_manual(lead=lead, body="Hi", by=counselor)
+
+    with pytest.raises(ImproperlyConfigured):
+        send_now(message)
+
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (Message.Status.PENDING, 0)
