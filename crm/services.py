@@ -147,3 +147,19 @@ def user_set_presence(*, user: User, presence: str) -> User:
         user.save(update_fields=["presence", "presence_changed_at"])
         logger.info("presence changed user_id=%s presence=%s", user.pk, presence)
     return user
+
+
+@transaction.atomic
+def user_set_phone(*, user: User, phone: str) -> User:
+    """Set the member of staff's own phone (alerts by text, bridged calls)."""
+    if str(user.phone or "") != phone:
+        user.phone = phone
+        user.save(update_fields=["phone"])
+        audit_record(
+            actor=user,
+            action="update",
+            object_type="user",
+            object_id=user.pk,
+            fields=["phone"],
+        )
+    return user

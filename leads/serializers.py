@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from phonenumber_field.serializerfields import PhoneNumberField
 from rest_framework import serializers
 
+from crm.api.serializers import RejectUnknownFieldsMixin
 from crm.models import Team, User
 
 from .models import (
@@ -25,32 +26,6 @@ from .services import LEAD_DETAIL_FIELDS, allowed_next_stages
 OLDEST_PLAUSIBLE_BIRTH_YEAR = 1900
 # Renders datetimes exactly as a serializer's DateTimeField does (settings, time zone).
 _DATETIME = serializers.DateTimeField()
-
-
-class RejectUnknownFieldsMixin:
-    """Answer 400 for fields the endpoint does not know, instead of ignoring them."""
-
-    def to_internal_value(self, data):
-        unknown_errors = {}
-        if hasattr(data, "keys"):
-            writable = {
-                name for name, field in self.fields.items() if not field.read_only
-            }
-            unknown_errors = {
-                name: ["Unknown or read-only field."]
-                for name in sorted(set(data.keys()) - writable)
-            }
-        try:
-            value = super().to_internal_value(data)
-        except serializers.ValidationError as exc:
-            if isinstance(exc.detail, dict):
-                raise serializers.ValidationError(
-                    {**unknown_errors, **exc.detail}
-                ) from exc
-            raise
-        if unknown_errors:
-            raise serializers.ValidationError(unknown_errors)
-        return value
 
 
 class UserRefSerializer(serializers.ModelSerializer):

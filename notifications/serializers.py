@@ -2,7 +2,8 @@
 
 from rest_framework import serializers
 
-from leads.serializers import RejectUnknownFieldsMixin, UserRefSerializer
+from crm.api.serializers import RejectUnknownFieldsMixin
+from leads.serializers import UserRefSerializer
 
 from .models import Alert, AlertPreference, ConsentEvent, Message
 

@@ -1055,7 +1055,7 @@ def alert_preferences_set(
             "+"
         ):
             raise ValidationError(
-                {"by_sms": ["Add your mobile number to your profile first."]}
+                {"by_sms": ["Add your mobile number first (`phone` on /api/v1/me/)."]}
             )
         preference, _ = AlertPreference.objects.update_or_create(
             user=user,

@@ -1,11 +1,15 @@
+from django.db import transaction
 from drf_spectacular.utils import extend_schema
+from phonenumber_field.serializerfields import PhoneNumberField
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from crm.models import Team, User
-from crm.services import user_set_presence
+from crm.services import user_set_phone, user_set_presence
+
+from .serializers import RejectUnknownFieldsMixin
 
 
 class MyTeamSerializer(serializers.ModelSerializer):
@@ -27,6 +31,7 @@ class MeSerializer(serializers.ModelSerializer):
             "name",
             "role",
             "presence",
+            "phone",
             "max_open_leads",
             "teams",
             "supervised_teams",
@@ -34,22 +39,37 @@ class MeSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class PresenceSerializer(serializers.Serializer):
-    presence = serializers.ChoiceField(choices=User.Presence.choices)
+class MeUpdateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    presence = serializers.ChoiceField(choices=User.Presence.choices, required=False)
+    phone = PhoneNumberField(
+        required=False,
+        allow_blank=True,
+        help_text="Your own mobile number, for alerts by text (any US format).",
+    )
+
+    def validate(self, attrs):
+        if not attrs:
+            raise serializers.ValidationError("Send `presence` and/or `phone`.")
+        return attrs
 
 
 class MeView(APIView):
-    """Who you are signed in as; PATCH `presence` to go available, busy or away."""
+    """Who you are signed in as; PATCH `presence` (available, busy, away, offline)
+    and/or your own `phone` for alerts by text."""
 
     @extend_schema(responses=MeSerializer)
     def get(self, request: Request) -> Response:
         return Response(MeSerializer(request.user).data)
 
-    @extend_schema(request=PresenceSerializer, responses=MeSerializer)
+    @extend_schema(request=MeUpdateSerializer, responses=MeSerializer)
     def patch(self, request: Request) -> Response:
-        serializer = PresenceSerializer(data=request.data)
+        serializer = MeUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = user_set_presence(
-            user=request.user, presence=serializer.validated_data["presence"]
-        )
+        changes = serializer.validated_data
+        user = request.user
+        with transaction.atomic():
+            if "presence" in changes:
+                user = user_set_presence(user=user, presence=changes["presence"])
+            if "phone" in changes:
+                user = user_set_phone(user=user, phone=str(changes["phone"] or ""))
         return Response(MeSerializer(user).data)
