@@ -219,10 +219,6 @@ class Message(models.Model):
     def __str__(self) -> str:
         return f"{self.get_direction_display()} {self.to} ({self.status})"
 
-    @property
-    def is_settled(self) -> bool:
-        return self.status not in OUTBOX_STATUSES
-
 
 OUTBOX_STATUSES = frozenset(
     {Message.Status.PENDING, Message.Status.SCHEDULED, Message.Status.SENDING}

@@ -115,7 +115,5 @@ def alert_preferences_for(user: User) -> list[Preference]:
 
 
 def alerts_for(user: User) -> QuerySet[Alert]:
-    """The user's in-app alerts, unread first, newest first."""
-    return Alert.objects.filter(user=user).order_by(
-        "-created_at", "-id"
-    )  # unread filtering is a query parameter of the API
+    """The user's in-app alerts, newest first (the API filters unread ones)."""
+    return Alert.objects.filter(user=user).order_by("-created_at", "-id")
