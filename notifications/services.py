@@ -328,8 +328,9 @@ def _lead_text(
     if not reason and not (from_number or service_sid):
         reason = Message.BlockedReason.NO_SENDER
     detail = BLOCK_DETAILS.get(reason, "")
-    if not reason and not quiet_hours.is_allowed(_recipient(lead), now):
-        allowed_at = quiet_hours.next_allowed(_recipient(lead), now)
+    recipient = _recipient(lead)
+    if not reason and not quiet_hours.is_allowed(recipient, now):
+        allowed_at = quiet_hours.next_allowed(recipient, now)
         if kind == Message.Kind.AUTOMATED:
             message.status = Message.Status.SCHEDULED
             message.scheduled_for = allowed_at
@@ -339,11 +340,11 @@ def _lead_text(
             reason = Message.BlockedReason.QUIET_HOURS
             local = ", ".join(
                 t.strftime("%H:%M %Z")
-                for t in quiet_hours.local_times(_recipient(lead), now)
+                for t in quiet_hours.local_times(recipient, now)
             )
             opens = ", ".join(
                 t.strftime("%H:%M %Z")
-                for t in quiet_hours.local_times(_recipient(lead), allowed_at)
+                for t in quiet_hours.local_times(recipient, allowed_at)
             )
             detail = (
                 f"It is {local} for this lead, outside texting hours. Texting "
