@@ -339,8 +339,7 @@ def _lead_text(
         else:
             reason = Message.BlockedReason.QUIET_HOURS
             local = ", ".join(
-                t.strftime("%H:%M %Z")
-                for t in quiet_hours.local_times(recipient, now)
+                t.strftime("%H:%M %Z") for t in quiet_hours.local_times(recipient, now)
             )
             opens = ", ".join(
                 t.strftime("%H:%M %Z")
