@@ -1,4 +1,7 @@
+from datetime import time
+
 from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -39,6 +42,8 @@ class User(AbstractUser):
     max_open_leads = models.PositiveIntegerField(
         default=40, help_text="Capacity: routing stops at this many open leads."
     )
+    # Round-robin turn: the available counselor routed to longest ago goes next.
+    last_routed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = CrmUserManager()
 
@@ -67,6 +72,10 @@ class User(AbstractUser):
         return self.role == self.Role.SUPERVISOR or self.sees_all_leads
 
 
+def all_week() -> list[int]:
+    return [0, 1, 2, 3, 4, 5, 6]
+
+
 class Team(models.Model):
     """A group of counselors working one queue, led by one or more supervisors."""
 
@@ -78,6 +87,24 @@ class Team(models.Model):
     )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
+
+    # Business hours decide which SLA a new lead gets: the source's during them,
+    # `after_hours_sla_minutes` outside.
+    time_zone = models.CharField(max_length=64, default="America/New_York")
+    business_hours_start = models.TimeField(default=time(8, 0))
+    business_hours_end = models.TimeField(default=time(20, 0))
+    business_days = models.JSONField(
+        default=all_week, help_text="Weekdays open, Monday = 0 … Sunday = 6."
+    )
+    after_hours_sla_minutes = models.PositiveSmallIntegerField(
+        default=30, validators=[MinValueValidator(1), MaxValueValidator(24 * 60)]
+    )
+    sla_reassign_after_minutes = models.PositiveSmallIntegerField(
+        default=5,
+        validators=[MinValueValidator(1), MaxValueValidator(24 * 60)],
+        help_text="After the SLA is missed and the supervisor alerted, the lead goes "
+        "to the next available counselor this many minutes later.",
+    )
 
     class Meta:
         ordering = ["name"]

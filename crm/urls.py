@@ -4,6 +4,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from leads import intake_api
 from leads.api import LeadViewSet
 from notifications import webhooks as sms_webhooks
 from notifications.api import AlertPreferencesView, AlertsReadView, AlertsView
@@ -16,6 +17,7 @@ router = DefaultRouter()
 router.register("leads", LeadViewSet, basename="lead")
 
 api_v1 = [
+    path("intake/", intake_api.intake, name="api-intake"),
     path("auth/token/", TokenView.as_view(), name="api-token"),
     path("me/", MeView.as_view(), name="api-me"),
     path("me/alerts/", AlertsView.as_view(), name="api-alerts"),

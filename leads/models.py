@@ -1,4 +1,7 @@
+from datetime import time
+
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -85,6 +88,7 @@ class YesNoUnknown(models.TextChoices):
 
 class CallerRelationship(models.TextChoices):
     SELF = "self", "Self"
+    LOVED_ONE = "loved_one", "Loved one (relationship not given)"
     PARENT = "parent", "Parent"
     SPOUSE = "spouse", "Spouse / partner"
     CHILD = "child", "Adult child"
@@ -118,8 +122,23 @@ class Channel(models.TextChoices):
     IMPORT = "import", "Import"
 
 
+DEFAULT_CONSENT_TEXT = (
+    "By checking this box I agree that {brand} may call and text me at the number "
+    "above, including by automated means, about my inquiry. Consent is not a "
+    "condition of treatment. Msg & data rates may apply. Reply STOP to opt out."
+)
+DEFAULT_SUCCESS_MESSAGE = (
+    "Thank you. An admissions counselor will call you shortly, usually within "
+    "minutes during business hours."
+)
+
+
 class LeadSource(models.Model):
-    """Where inquiries come from: a web form, a tracking number, a partner."""
+    """Where inquiries come from: a web form, a tracking number, a partner.
+
+    A source that posts to the intake API holds a key; only its SHA-256 is stored,
+    and `key_prefix` lets staff tell keys apart without seeing them.
+    """
 
     class Kind(models.TextChoices):
         WEB_FORM = "web_form", "Web form"
@@ -136,6 +155,48 @@ class LeadSource(models.Model):
     kind = models.CharField(max_length=16, choices=Kind)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
+
+    key_hash = models.CharField(
+        max_length=64, unique=True, null=True, blank=True, editable=False
+    )
+    key_prefix = models.CharField(max_length=12, blank=True, editable=False)
+    key_rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    team = models.ForeignKey(
+        Team,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="sources",
+        help_text="Team that gets this source's leads when no routing rule matches.",
+    )
+    sla_minutes = models.PositiveSmallIntegerField(
+        default=5,
+        validators=[MinValueValidator(1), MaxValueValidator(24 * 60)],
+        help_text="A new lead must get a first response within this many minutes "
+        "during the team's business hours.",
+    )
+    cadence = models.ForeignKey(
+        "leads.Cadence",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="sources",
+        help_text="Follow-up attempts after a no-answer; empty uses the default.",
+    )
+    consent_text = models.TextField(
+        default=DEFAULT_CONSENT_TEXT,
+        help_text="Shown next to the consent box of the hosted form; {brand} is "
+        "replaced by the center's name.",
+    )
+    consent_text_version = models.CharField(max_length=32, default="2026-11")
+    success_message = models.CharField(max_length=300, default=DEFAULT_SUCCESS_MESSAGE)
+    gravity_forms_mapping = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Gravity Forms field id to lead field, e.g. {"1.3": "first_name", '
+        '"1.6": "last_name", "3": "phone", "4": "email", "6": "sms_consent"}.',
+    )
 
     class Meta:
         ordering = ["name"]
@@ -286,7 +347,28 @@ class Lead(Attribution):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     first_response_at = models.DateTimeField(null=True, blank=True)
+    first_response_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
     last_activity_at = models.DateTimeField(default=timezone.now)
+    last_inquiry_at = models.DateTimeField(default=timezone.now)
+    inquiry_count = models.PositiveIntegerField(default=1)
+
+    # Speed to lead: when the first response is due, and how far the escalation
+    # went (supervisor alerted, then handed to the next counselor).
+    sla_due_at = models.DateTimeField(null=True, blank=True)
+    sla_escalated_at = models.DateTimeField(null=True, blank=True)
+    sla_reassigned_at = models.DateTimeField(null=True, blank=True)
+
+    # Follow-up cadence: attempts made after no answer, and when the lead closes
+    # as unreachable unless a counselor acts first.
+    cadence_attempt = models.PositiveSmallIntegerField(default=0)
+    cadence_started_at = models.DateTimeField(null=True, blank=True)
+    cadence_close_at = models.DateTimeField(null=True, blank=True)
 
     first_touch = models.ForeignKey(
         "leads.Touch",
@@ -317,8 +399,28 @@ class Lead(Attribution):
             models.Index(fields=["owner", "stage"], name="lead_owner_stage"),
             models.Index(fields=["-created_at", "-id"], name="lead_created"),
             models.Index(fields=["source", "-created_at"], name="lead_source_created"),
+            models.Index(
+                fields=["sla_due_at"],
+                condition=Q(first_response_at__isnull=True, sla_due_at__isnull=False),
+                name="lead_sla_waiting",
+            ),
+            models.Index(
+                fields=["cadence_close_at"],
+                condition=Q(cadence_close_at__isnull=False),
+                name="lead_cadence_closing",
+            ),
+            models.Index(
+                fields=["first_response_by", "created_at"], name="lead_responder"
+            ),
         ]
         constraints = [
+            # Dedupe, in the database: two posts racing with one number cannot
+            # both create an open lead.
+            models.UniqueConstraint(
+                fields=["phone"],
+                condition=Q(stage__in=OPEN_STAGES) & ~Q(phone=""),
+                name="lead_one_open_per_phone",
+            ),
             models.CheckConstraint(
                 condition=~Q(stage="lost") | ~Q(lost_reason=""),
                 name="lead_lost_needs_reason",
@@ -433,3 +535,227 @@ class Activity(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.lead_id} {self.kind}: {self.summary}"
+
+
+class CallDisposition(models.TextChoices):
+    REACHED = "reached", "Reached"
+    NO_ANSWER = "no_answer", "No answer"
+    LEFT_VOICEMAIL = "left_voicemail", "Left voicemail"
+    WRONG_NUMBER = "wrong_number", "Wrong number"
+    NOT_INTERESTED = "not_interested", "Not interested"
+    CALL_BACK_LATER = "call_back_later", "Call back later"
+
+
+# Outcomes that mean "we tried and did not get through": the cadence goes on.
+UNANSWERED_DISPOSITIONS: frozenset[str] = frozenset(
+    {CallDisposition.NO_ANSWER, CallDisposition.LEFT_VOICEMAIL}
+)
+
+
+class Cadence(models.Model):
+    """The follow-up attempts after a call that nobody answered.
+
+    Attempt 1 is the first follow-up after the first unanswered call; each step
+    says when its attempt is due. After `max_attempts` unanswered follow-ups the lead
+    closes as unreachable, `close_after_hours` later, unless a counselor acts.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    is_default = models.BooleanField(
+        default=False, help_text="Used by sources that name no cadence."
+    )
+    max_attempts = models.PositiveSmallIntegerField(
+        default=6, validators=[MinValueValidator(1), MaxValueValidator(20)]
+    )
+    close_after_hours = models.PositiveSmallIntegerField(
+        default=24,
+        help_text="Grace after the last unanswered attempt before the lead closes "
+        "as unreachable.",
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"],
+                condition=Q(is_default=True),
+                name="cadence_one_default",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CadenceStep(models.Model):
+    """When one follow-up attempt is due: minutes after the last try, or a day.
+
+    `on_day` counts calendar days in the lead's own time zone from the day of the
+    first unanswered call (1 = the next day), at `at_local_time`.
+    """
+
+    cadence = models.ForeignKey(Cadence, on_delete=models.CASCADE, related_name="steps")
+    attempt = models.PositiveSmallIntegerField(validators=[MinValueValidator(1)])
+    after_minutes = models.PositiveIntegerField(null=True, blank=True)
+    on_day = models.PositiveSmallIntegerField(null=True, blank=True)
+    at_local_time = models.TimeField(default=time(10, 0))
+    leave_voicemail = models.BooleanField(default=False)
+    send_text = models.BooleanField(
+        default=False, help_text="Text the lead at this attempt when they consented."
+    )
+
+    class Meta:
+        ordering = ["cadence", "attempt"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cadence", "attempt"], name="cadencestep_once"
+            ),
+            models.CheckConstraint(
+                condition=Q(after_minutes__isnull=False, on_day__isnull=True)
+                | Q(after_minutes__isnull=True, on_day__isnull=False),
+                name="cadencestep_minutes_or_day",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        if self.after_minutes is not None:
+            return f"Attempt {self.attempt}: +{self.after_minutes} min"
+        return f"Attempt {self.attempt}: day {self.on_day} {self.at_local_time:%H:%M}"
+
+
+class RoutingRule(models.Model):
+    """Send matching leads to a team. Rules run by position; the first match wins.
+
+    An empty list matches anything, so a rule with no conditions catches the rest.
+    """
+
+    position = models.PositiveIntegerField(default=100)
+    name = models.CharField(max_length=120)
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="rules")
+    states = models.JSONField(default=list, blank=True)
+    levels_of_care = models.JSONField(default=list, blank=True)
+    languages = models.JSONField(default=list, blank=True)
+    sources = models.ManyToManyField(LeadSource, blank=True, related_name="+")
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.position}. {self.name} → {self.team}"
+
+
+class CallBackQuerySet(models.QuerySet):
+    def open(self) -> "CallBackQuerySet":
+        return self.filter(status__in=CALLBACK_OPEN_STATUSES)
+
+
+class CallBack(models.Model):
+    """A call someone owes a lead, due at a time: the unit of the counselor's queue."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DUE = "due", "Due"
+        DONE = "done", "Done"
+        MISSED = "missed", "Missed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class Reason(models.TextChoices):
+        NEW_LEAD = "new_lead", "New lead: call now"
+        REPEAT_INQUIRY = "repeat_inquiry", "Reached out again"
+        SCHEDULED = "scheduled", "Scheduled call-back"
+        CADENCE = "cadence", "Follow-up attempt"
+        REPLIED = "replied", "Texted back"
+        MISSED_CALL = "missed_call", "Missed call"
+        SLA_REASSIGNED = "sla_reassigned", "Reassigned: no response in time"
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="callbacks")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="callbacks",
+        help_text="Empty: anyone in the lead's team queue.",
+    )
+    due_at = models.DateTimeField()
+    status = models.CharField(max_length=12, choices=Status, default=Status.PENDING)
+    reason = models.CharField(max_length=16, choices=Reason)
+    attempt = models.PositiveSmallIntegerField(default=0)
+    leave_voicemail = models.BooleanField(default=False)
+    send_text = models.BooleanField(default=False)
+    note = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    outcome = models.CharField(max_length=16, choices=CallDisposition, blank=True)
+
+    objects = CallBackQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        indexes = [
+            models.Index(
+                fields=["due_at"],
+                condition=Q(status="pending"),
+                name="callback_pending_due",
+            ),
+            models.Index(
+                fields=["dispatched_at"],
+                condition=Q(status="due"),
+                name="callback_due_since",
+            ),
+            models.Index(fields=["owner", "status", "due_at"], name="callback_queue"),
+            models.Index(fields=["lead", "status"], name="callback_lead_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_reason_display()} for lead #{self.lead_id} at {self.due_at}"
+
+
+CALLBACK_OPEN_STATUSES: tuple[str, ...] = (
+    CallBack.Status.PENDING,
+    CallBack.Status.DUE,
+    CallBack.Status.MISSED,
+)
+
+
+class IntakeReceipt(models.Model):
+    """The first answer to an intake post that carried an `Idempotency-Key`.
+
+    A retry with the same key gets the same answer instead of a second inquiry.
+    """
+
+    source = models.ForeignKey(LeadSource, on_delete=models.CASCADE, related_name="+")
+    idempotency_key = models.CharField(max_length=255)
+    request_digest = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    response = models.JSONField(default=dict)
+    lead = models.ForeignKey(
+        Lead, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "idempotency_key"], name="intakereceipt_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.idempotency_key}"

@@ -35,6 +35,15 @@ DEFAULT_TEMPLATES = {
     ),
     "alert_lead_replied": "{first_name} (#{lead_id}) texted back. {lead_url}",
     "alert_callback_due": "Call-back due now: {first_name} (#{lead_id}). {lead_url}",
+    "cadence_no_answer": (
+        "Hi {first_name}, this is {counselor_name} with {brand}. I tried to call you "
+        "just now. Reply with a good time to talk, or call us at {help_phone}."
+    ),
+    "alert_lead_waiting": (
+        "Lead #{lead_id} ({first_name}) is waiting in the queue: no counselor is "
+        "available. {lead_url}"
+    ),
+    "alert_repeat_inquiry": "{first_name} (#{lead_id}) reached out again. {lead_url}",
     "alert_sla_breach": (
         "Lead #{lead_id} ({first_name}) is waiting past its SLA. {lead_url}"
     ),

@@ -77,6 +77,9 @@ class MessageTemplate(models.Model):
         ALERT_LEAD_REPLIED = "alert_lead_replied", "Alert: lead replied"
         ALERT_CALLBACK_DUE = "alert_callback_due", "Alert: call-back due"
         ALERT_SLA_BREACH = "alert_sla_breach", "Alert: SLA breach"
+        ALERT_LEAD_WAITING = "alert_lead_waiting", "Alert: lead waits in the queue"
+        ALERT_REPEAT_INQUIRY = "alert_repeat_inquiry", "Alert: repeat inquiry"
+        CADENCE_NO_ANSWER = "cadence_no_answer", "Follow-up text after no answer"
 
     key = models.CharField(max_length=32, choices=Key, unique=True)
     body = models.TextField()
@@ -234,6 +237,8 @@ class AlertPreference(models.Model):
         CALLBACK_DUE = "callback_due", "A call-back is due"
         SLA_BREACH = "sla_breach", "A lead waits past its SLA"
         MESSAGE_UNKNOWN = "message_unknown", "A text's outcome is unknown"
+        LEAD_WAITING = "lead_waiting", "A lead waits with no counselor free"
+        REPEAT_INQUIRY = "repeat_inquiry", "A lead of mine reached out again"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"

@@ -18,6 +18,8 @@ DEFAULT_ALERT_PREFERENCES: dict[str, tuple[bool, bool]] = {
     AlertPreference.Kind.CALLBACK_DUE: (True, True),
     AlertPreference.Kind.SLA_BREACH: (False, True),
     AlertPreference.Kind.MESSAGE_UNKNOWN: (False, True),
+    AlertPreference.Kind.LEAD_WAITING: (False, True),
+    AlertPreference.Kind.REPEAT_INQUIRY: (True, True),
 }
 
 SMS_SOURCE_SLUG = "sms"

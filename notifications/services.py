@@ -22,6 +22,12 @@ from crm.models import Team, User
 from crm.services import audit_record
 from leads.models import Activity, Channel, Lead
 from leads.services import lead_activity_record, lead_create
+from leads.services.followup import (
+    cadence_drop_texts,
+    lead_followup_on_reply,
+    lead_texted_by_staff,
+)
+from leads.services.intake import lead_intake
 
 from . import quiet_hours
 from .backends import get_backend
@@ -81,6 +87,8 @@ ALERT_TEMPLATE_KEYS = frozenset(
         MessageTemplate.Key.ALERT_LEAD_REPLIED,
         MessageTemplate.Key.ALERT_CALLBACK_DUE,
         MessageTemplate.Key.ALERT_SLA_BREACH,
+        MessageTemplate.Key.ALERT_LEAD_WAITING,
+        MessageTemplate.Key.ALERT_REPEAT_INQUIRY,
     }
 )
 
@@ -137,6 +145,8 @@ def consent_record(
     logger.info(
         "sms consent changed phone=…%s kind=%s source=%s", e164[-4:], kind, source
     )
+    if kind == ConsentEvent.Kind.OPT_OUT and lead is not None:
+        cadence_drop_texts(lead=lead)
     if lead is not None:
         verb = "consented to texts" if kind == ConsentEvent.Kind.OPT_IN else "opted out"
         lead_activity_record(
@@ -433,13 +443,16 @@ def message_send_manual(
         raise ValidationError(
             {"body": [f"Keep a text under {BODY_MAX_LENGTH:,} characters."]}
         )
-    return _lead_text(
+    message = _lead_text(
         lead=lead,
         body=body,
         kind=Message.Kind.MANUAL,
         by=by,
         override_quiet_hours=override_quiet_hours,
     )
+    if message.status != Message.Status.BLOCKED:
+        lead_texted_by_staff(lead=lead, by=by, at=message.created_at)
+    return message
 
 
 @transaction.atomic
@@ -892,36 +905,59 @@ def inbound_message_process(*, message_id: int) -> Message | None:
         message.save(update_fields=["processed_at"])
         return message
     lead = message.lead
-    if lead is None:
-        lead = lead_for_phone(message.from_number)
-        if lead is None:
-            lead = lead_create(
-                by=None,
-                channel=Channel.SMS,
-                phone=message.from_number,
-                attribution={"source": sms_source()},
-                touch_summary="Texted the center",
-                at=message.created_at,
-            )
-        message.lead = lead
-        message.save(update_fields=["lead"])
-        _record_on_timeline(message, by=None)
+    if lead is None or not lead.is_open:
+        found = lead or lead_for_phone(message.from_number)
+        is_reply = found is not None and found.is_open
+        lead = found if is_reply else _lead_from_text(message)
+        if message.lead_id != lead.pk:
+            message.lead = lead
+            message.save(update_fields=["lead"])
+            _record_on_timeline(message, by=None)
         Message.objects.filter(
             to=message.from_number, kind=Message.Kind.REPLY, lead__isnull=True
         ).update(lead=lead)
         ConsentEvent.objects.filter(
             phone=message.from_number, lead__isnull=True
         ).update(lead=lead)
-    if lead.owner_id and lead.owner.is_active:
-        alert_send(
-            user=lead.owner,
-            kind=AlertPreference.Kind.LEAD_REPLIED,
-            lead=lead,
-            template_key=MessageTemplate.Key.ALERT_LEAD_REPLIED,
-        )
+    else:
+        is_reply = True
+    if is_reply:
+        # A new inquiry was routed and alerted by intake; a reply is news for
+        # the owner, and ends the chase.
+        lead_followup_on_reply(lead=lead, now=message.created_at)
+        if lead.owner_id and lead.owner.is_active:
+            alert_send(
+                user=lead.owner,
+                kind=AlertPreference.Kind.LEAD_REPLIED,
+                lead=lead,
+                template_key=MessageTemplate.Key.ALERT_LEAD_REPLIED,
+            )
     message.processed_at = timezone.now()
     message.save(update_fields=["processed_at"])
     return message
+
+
+def _lead_from_text(message: Message) -> Lead:
+    """A text from a number with no open lead: an inquiry like any other."""
+    try:
+        return lead_intake(
+            channel=Channel.SMS,
+            source=sms_source(),
+            details={"phone": message.from_number},
+            message="Texted the center",
+            at=message.created_at,
+        ).lead
+    except ValidationError:
+        # A number valid enough for Twilio but not for our parser still gets a
+        # lead, unrouted, rather than losing the text.
+        return lead_create(
+            by=None,
+            channel=Channel.SMS,
+            phone=message.from_number,
+            attribution={"source": sms_source()},
+            touch_summary="Texted the center",
+            at=message.created_at,
+        )
 
 
 # --- The sweeper -------------------------------------------------------------------
@@ -1019,6 +1055,16 @@ def alert_send(
             body=text,
         )
     return alert
+
+
+def alert_team_supervisors(
+    *, team: Team, kind: str, lead: Lead | None = None, template_key: str = ""
+) -> int:
+    """Alert every active supervisor of `team`; return how many."""
+    supervisors = list(team.supervisors.filter(is_active=True).order_by("pk"))
+    for supervisor in supervisors:
+        alert_send(user=supervisor, kind=kind, lead=lead, template_key=template_key)
+    return len(supervisors)
 
 
 def alert_lead_assigned(*, lead: Lead, by: User | None) -> None:

@@ -174,6 +174,22 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "notifications.tasks.outbox_sweep",
         "schedule": env_int("SMS_SWEEP_EVERY_SECONDS", 15),
     },
+    "callbacks-dispatch": {
+        "task": "leads.tasks.callbacks_dispatch",
+        "schedule": env_int("CALLBACK_DISPATCH_EVERY_SECONDS", 15),
+    },
+    "sla-sweep": {
+        "task": "leads.tasks.sla_sweep",
+        "schedule": env_int("SLA_SWEEP_EVERY_SECONDS", 20),
+    },
+    "cadence-close-unreachable": {
+        "task": "leads.tasks.cadence_close_unreachable",
+        "schedule": 300,
+    },
+    "intake-receipts-purge": {
+        "task": "leads.tasks.intake_receipts_purge",
+        "schedule": 6 * 60 * 60,
+    },
 }
 
 # --- Auth ---------------------------------------------------------------------
@@ -284,6 +300,15 @@ SMS_REQUEUE_AFTER_SECONDS = env_int("SMS_REQUEUE_AFTER_SECONDS", 60)
 SMS_SENDING_STUCK_AFTER_SECONDS = env_int("SMS_SENDING_STUCK_AFTER_SECONDS", 300)
 SMS_MAX_ATTEMPTS = env_int("SMS_MAX_ATTEMPTS", 5)
 VOICE_BACKEND = env("VOICE_BACKEND", "console")
+
+# --- Intake and follow-up -------------------------------------------------------
+# Posts allowed per minute to the intake endpoints, per source key and per client
+# address (a site's server posts from one address; browsers each from their own).
+INTAKE_RATE_PER_KEY = env_int("INTAKE_RATE_PER_KEY", 600)
+INTAKE_RATE_PER_IP = env_int("INTAKE_RATE_PER_IP", 60)
+INTAKE_MAX_BODY_BYTES = 64 * 1024
+# A due call-back left undone this long is marked missed (it stays in the queue).
+CALLBACK_MISSED_AFTER_MINUTES = env_int("CALLBACK_MISSED_AFTER_MINUTES", 60)
 
 # --- Logging ------------------------------------------------------------------
 LOG_LEVEL = env("LOG_LEVEL", "INFO")

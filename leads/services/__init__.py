@@ -16,9 +16,10 @@ from django.utils import timezone
 from crm.models import Team, User
 from crm.services import audit_record
 
-from .geo import time_zone_for_state
-from .models import (
+from ..geo import time_zone_for_state
+from ..models import (
     ATTRIBUTION_FIELDS,
+    OPEN_STAGES,
     Activity,
     Channel,
     Lead,
@@ -158,6 +159,25 @@ def _require_contact(lead: Lead) -> None:
     lead_check_contact(
         phone=lead.phone, email=lead.email, caller_phone=lead.caller_phone
     )
+    if lead.phone and lead.stage in OPEN_STAGES:
+        twin = lead_open_with_phone(str(lead.phone), exclude=lead.pk)
+        if twin is not None:
+            raise ValidationError(
+                {
+                    "phone": [
+                        f"This phone number belongs to lead #{twin.pk}, owned by "
+                        f"{twin.owner or 'nobody yet'}."
+                    ]
+                }
+            )
+
+
+def lead_open_with_phone(phone: str, *, exclude: int | None = None) -> Lead | None:
+    """The open lead holding `phone`, if any: there is at most one."""
+    leads = Lead.objects.open().filter(phone=phone).select_related("owner")
+    if exclude is not None:
+        leads = leads.exclude(pk=exclude)
+    return leads.first()
 
 
 def _actor_name(user: User | None) -> str:
@@ -174,9 +194,15 @@ def lead_create(
     attribution: Mapping[str, Any] | None = None,
     touch_summary: str = "",
     at: datetime | None = None,
+    routed_by: str = "",
+    alert_owner: bool = True,
     **details: Any,
 ) -> Lead:
-    """Store a new lead with its first touch, and start its timeline."""
+    """Store a new lead with its first touch, and start its timeline.
+
+    `routed_by` explains an automatic assignment on the timeline (which rule, whose
+    turn); `alert_owner=False` keeps bulk imports from paging counselors.
+    """
     unknown = set(details) - set(LEAD_DETAIL_FIELDS)
     if unknown:
         raise TypeError(f"lead_create got unknown fields: {sorted(unknown)}")
@@ -220,13 +246,18 @@ def lead_create(
         data={"channel": channel, "source": lead.source_id},
         at=at,
     )
-    if owner is not None:
+    if owner is not None or routed_by:
+        summary = f"Assigned to {owner}" if owner else f"Waiting in the {team} queue"
         _activity_record(
             lead=lead,
             kind=Activity.Kind.ASSIGNMENT,
             actor=by,
-            summary=f"Assigned to {owner}",
-            data={"owner": owner.pk, "team": team.pk if team else None},
+            summary=f"{summary} ({routed_by})" if routed_by else summary,
+            data={
+                "owner": owner.pk if owner else None,
+                "team": team.pk if team else None,
+                "routing": routed_by,
+            },
             at=at,
         )
     audit_record(
@@ -236,7 +267,7 @@ def lead_create(
         object_id=lead.pk,
         lead_id=lead.pk,
     )
-    if owner is not None:
+    if owner is not None and alert_owner:
         _alert_new_owner(lead=lead, by=by)
     logger.info("lead created lead_id=%s channel=%s", lead.pk, channel)
     return lead
@@ -411,6 +442,23 @@ def lead_transition(
 
     from_stage = lead.stage
     reopening = from_stage == Stage.LOST
+    if reopening and lead.phone:
+        twin = (
+            Lead.objects.open()
+            .filter(phone=lead.phone)
+            .exclude(pk=lead.pk)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if twin is not None:
+            raise ValidationError(
+                {
+                    "to": [
+                        f"Lead #{twin} is open with the same phone number; work "
+                        "that lead instead of reopening this one."
+                    ]
+                }
+            )
     lead.stage = to
     lead.stage_changed_at = at
     if to in CLOSING_STAGES:
@@ -422,8 +470,10 @@ def lead_transition(
         lead.stage_before_close = ""
         lead.lost_reason = ""
         lead.closed_reason_note = ""
-    if from_stage == Stage.NEW and lead.first_response_at is None:
+    if from_stage == Stage.NEW and lead.first_response_at is None and by is not None:
+        # Moving a new lead on means someone called or wrote to them.
         lead.first_response_at = at
+        lead.first_response_by = by
     lead.save(
         update_fields=[
             "stage",
@@ -433,6 +483,7 @@ def lead_transition(
             "referred_to",
             "closed_reason_note",
             "first_response_at",
+            "first_response_by",
             "updated_at",
         ]
     )
@@ -471,6 +522,10 @@ def lead_transition(
         fields=["stage"],
         detail=f"{from_stage}->{to}",
     )
+    # Imported here: follow-up builds on this module.
+    from .followup import lead_followup_on_stage_change
+
+    lead_followup_on_stage_change(lead=lead, to=to, by=by)
     return lead
 
 

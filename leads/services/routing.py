@@ -1,0 +1,137 @@
+"""Routing: which team a lead belongs to, and whose turn it is to take it.
+
+Rules run in order and name a team; inside the team, leads go round-robin to the
+counselors who are available and under capacity. The counselors' rows are locked
+while the turn is decided, so concurrent intakes cannot both hand out one turn or
+push a counselor past capacity.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Count
+from django.utils import timezone
+
+from crm.models import Team, User
+
+from ..models import Lead, LeadSource, RoutingRule
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LeadProfile:
+    """What routing looks at: the inquiry's place, need, language and source."""
+
+    state: str = ""
+    level_of_care: str = ""
+    language: str = ""
+    source_id: int | None = None
+
+    @classmethod
+    def of(cls, lead: Lead) -> "LeadProfile":
+        return cls(
+            state=lead.state,
+            level_of_care=lead.level_of_care,
+            language=lead.preferred_language,
+            source_id=lead.source_id,
+        )
+
+
+@dataclass(frozen=True)
+class TeamChoice:
+    team: Team | None
+    why: str
+
+
+def rule_matches(rule: RoutingRule, profile: LeadProfile, source_ids: set[int]) -> bool:
+    """An empty condition matches anything; a set one must contain the value."""
+    return (
+        (not rule.states or profile.state in rule.states)
+        and (not rule.levels_of_care or profile.level_of_care in rule.levels_of_care)
+        and (not rule.languages or profile.language in rule.languages)
+        and (not source_ids or profile.source_id in source_ids)
+    )
+
+
+def team_for(*, profile: LeadProfile, source: LeadSource | None) -> TeamChoice:
+    """Pick the lead's team: the first matching rule, else the source's team."""
+    rules = (
+        RoutingRule.objects.filter(is_active=True, team__is_active=True)
+        .select_related("team")
+        .prefetch_related("sources")
+        .order_by("position", "id")
+    )
+    for rule in rules:
+        source_ids = {source.pk for source in rule.sources.all()}
+        if rule_matches(rule, profile, source_ids):
+            return TeamChoice(rule.team, f"rule {rule.position} “{rule.name}”")
+    if source is not None and source.team_id and source.team.is_active:
+        return TeamChoice(source.team, f"default team of {source.name}")
+    # Never leave a lead with no queue at all: the first team sees it.
+    team = Team.objects.filter(is_active=True).order_by("id").first()
+    return TeamChoice(team, "first active team (no rule matched)")
+
+
+def open_lead_counts(user_ids: list[int]) -> dict[int, int]:
+    rows = (
+        Lead.objects.open()
+        .filter(owner_id__in=user_ids)
+        .values("owner_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return {row["owner_id"]: row["n"] for row in rows}
+
+
+def counselor_take_turn(
+    *,
+    team: Team,
+    exclude: set[int] | frozenset[int] = frozenset(),
+    now: datetime | None = None,
+) -> User | None:
+    """Lock the team's available counselors, pick whose turn it is, and record it.
+
+    Must run inside the caller's transaction: the locks are held until it commits,
+    so the lead is stored with its owner before the next intake decides.
+    """
+    now = now or timezone.now()
+    candidates = (
+        User.objects.counselors()
+        .filter(teams=team, presence=User.Presence.AVAILABLE)
+        .exclude(pk__in=exclude)
+    )
+    # Rows are locked in primary-key order so that two intakes for overlapping
+    # teams always wait for each other instead of deadlocking.
+    locked = list(
+        User.objects.select_for_update()
+        .filter(pk__in=candidates.values("pk"))
+        .order_by("pk")
+    )
+    # Presence may have changed while we waited for the locks.
+    locked = [
+        user
+        for user in locked
+        if user.is_active and user.presence == User.Presence.AVAILABLE
+    ]
+    if not locked:
+        return None
+    counts = open_lead_counts([user.pk for user in locked])
+    under_capacity = [
+        user for user in locked if counts.get(user.pk, 0) < user.max_open_leads
+    ]
+    if not under_capacity:
+        return None
+    epoch = datetime.min.replace(tzinfo=now.tzinfo)
+    chosen = min(
+        under_capacity, key=lambda user: (user.last_routed_at or epoch, user.pk)
+    )
+    User.objects.filter(pk=chosen.pk).update(last_routed_at=now)
+    chosen.last_routed_at = now
+    return chosen
+
+
+def owner_takes_back(owner: User | None) -> bool:
+    """A repeat lead goes back to its owner while they still work here."""
+    return owner is not None and owner.is_active
