@@ -168,7 +168,7 @@ def run_intake(
             details=form.lead_details(),
             attribution=form.attribution(),
             message=form.cleaned_data["message"],
-            sms_consent=form.sms_consent(
+            sms_consent=form.consent_given(
                 ip_address=client_ip(request),
                 user_agent=request.META.get("HTTP_USER_AGENT", "")[:255],
                 default_text=source.consent_text,

@@ -184,7 +184,7 @@ class IntakeForm(forms.Form):
             if self.cleaned_data.get(name)
         }
 
-    def sms_consent(
+    def consent_given(
         self,
         *,
         ip_address: str | None,
