@@ -62,6 +62,8 @@ class SmsConsent:
     version: str = ""
     ip_address: str | None = None
     user_agent: str = ""
+    # A ConsentEvent.Source value; imports say where the consent was collected.
+    source: str = "web_form"
 
 
 @dataclass(frozen=True)
@@ -371,7 +373,7 @@ def _record_consent(lead: Lead, consent: SmsConsent, now: datetime) -> None:
     consent_record(
         phone=str(lead.phone),
         kind=ConsentEvent.Kind.OPT_IN,
-        source=ConsentEvent.Source.WEB_FORM,
+        source=consent.source or ConsentEvent.Source.WEB_FORM,
         lead=lead,
         text=consent.text,
         text_version=consent.version,
