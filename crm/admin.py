@@ -30,10 +30,33 @@ class UserAdmin(DjangoUserAdmin):
 
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "is_active"]
+    list_display = [
+        "name",
+        "slug",
+        "business_hours_start",
+        "business_hours_end",
+        "after_hours_sla_minutes",
+        "is_active",
+    ]
     prepopulated_fields = {"slug": ("name",)}
     filter_horizontal = ["members", "supervisors"]
     search_fields = ["name"]
+    fieldsets = (
+        (None, {"fields": ("name", "slug", "is_active", "members", "supervisors")}),
+        (
+            "Business hours and SLA",
+            {
+                "fields": (
+                    "time_zone",
+                    "business_hours_start",
+                    "business_hours_end",
+                    "business_days",
+                    "after_hours_sla_minutes",
+                    "sla_reassign_after_minutes",
+                )
+            },
+        ),
+    )
 
 
 @admin.register(AuditEvent)

@@ -1,22 +1,29 @@
 """Admin for leads. Reads are audited; writes go through the lead services."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from crm.services import audit_record, audit_record_many
 
 from . import services
+from .geo import USState
 from .models import (
     ATTRIBUTION_FIELDS,
     Activity,
-    Channel,
+    Cadence,
+    CadenceStep,
+    CallBack,
+    Language,
     Lead,
     LeadSource,
+    LevelOfCare,
+    RoutingRule,
     StageChange,
     Touch,
 )
+from .services.sources import source_rotate_key
 
 
 def _is_supervisor(request: HttpRequest) -> bool:
@@ -265,23 +272,197 @@ class LeadAdmin(SupervisorAccessMixin, admin.ModelAdmin):
         attribution = {
             name: data.pop(name) for name in ATTRIBUTION_FIELDS if name in data
         }
-        created = services.lead_create(
+        result = services.lead_enter_manually(
             by=request.user,
-            channel=Channel.MANUAL,
             team=data.pop("team", None),
             owner=data.pop("owner", None),
             attribution=attribution,
             **data,
         )
-        obj.pk = created.pk
+        obj.pk = result.lead.pk
+        if result.duplicate:
+            self.message_user(
+                request,
+                f"This phone or e-mail belongs to lead #{result.lead.pk}; the "
+                "inquiry was added to that lead instead of a new one.",
+                messages.WARNING,
+            )
+
+
+class LeadSourceAdminForm(forms.ModelForm):
+    class Meta:
+        model = LeadSource
+        fields = [
+            "name",
+            "slug",
+            "kind",
+            "is_active",
+            "team",
+            "sla_minutes",
+            "cadence",
+            "consent_text",
+            "consent_text_version",
+            "success_message",
+            "gravity_forms_mapping",
+        ]
+
+    def clean_gravity_forms_mapping(self):
+        mapping = self.cleaned_data.get("gravity_forms_mapping") or {}
+        if not isinstance(mapping, dict):
+            raise ValidationError('Write an object: {"field id": "lead field"}.')
+        # Imported here: the intake form imports the services, which import models.
+        from .intake_forms import INTAKE_FIELDS
+
+        wrong = sorted(
+            f"{key} → {target}"
+            for key, target in mapping.items()
+            if not isinstance(target, str) or target not in INTAKE_FIELDS
+        )
+        if wrong:
+            raise ValidationError(
+                f"Not an intake field: {', '.join(wrong)}. Use one of: "
+                + ", ".join(INTAKE_FIELDS)
+            )
+        return mapping
 
 
 @admin.register(LeadSource)
 class LeadSourceAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "kind", "is_active"]
-    list_filter = ["kind", "is_active"]
+    """Sources and their intake keys: keys are shown once, when made or rotated."""
+
+    form = LeadSourceAdminForm
+    list_display = [
+        "name",
+        "slug",
+        "kind",
+        "team",
+        "sla_minutes",
+        "key_prefix",
+        "is_active",
+    ]
+    list_filter = ["kind", "is_active", "team"]
     prepopulated_fields = {"slug": ("name",)}
     search_fields = ["name", "slug"]
+    readonly_fields = ["key_prefix", "key_rotated_at", "created_at"]
+    actions = ["rotate_keys"]
+    fieldsets = (
+        (None, {"fields": ("name", "slug", "kind", "is_active", "created_at")}),
+        ("Routing and speed to lead", {"fields": ("team", "sla_minutes", "cadence")}),
+        (
+            "Intake key",
+            {
+                "fields": ("key_prefix", "key_rotated_at"),
+                "description": "Use the “Rotate intake key” action to issue a new "
+                "key; the old one stops working at once.",
+            },
+        ),
+        (
+            "Hosted form",
+            {"fields": ("consent_text", "consent_text_version", "success_message")},
+        ),
+        ("Gravity Forms", {"fields": ("gravity_forms_mapping",)}),
+    )
+
+    def save_model(self, request: HttpRequest, obj: LeadSource, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        if not change and not obj.key_hash:
+            key = source_rotate_key(source=obj, by=request.user)
+            self.message_user(
+                request,
+                f"Intake key for {obj}: {key} — copy it now, it is not shown again.",
+                messages.WARNING,
+            )
+
+    @admin.action(description="Rotate intake key (the old key stops working)")
+    def rotate_keys(self, request: HttpRequest, queryset) -> None:
+        for source in queryset.order_by("pk"):
+            key = source_rotate_key(source=source, by=request.user)
+            self.message_user(
+                request,
+                f"New intake key for {source}: {key} — copy it now, it is not "
+                "shown again.",
+                messages.WARNING,
+            )
+
+
+class RoutingRuleAdminForm(forms.ModelForm):
+    # Checkboxes instead of raw JSON: a typo in a state code would silently never
+    # match.
+    states = forms.MultipleChoiceField(
+        choices=USState.choices, required=False, widget=forms.SelectMultiple
+    )
+    levels_of_care = forms.MultipleChoiceField(
+        choices=LevelOfCare.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    languages = forms.MultipleChoiceField(
+        choices=Language.choices, required=False, widget=forms.CheckboxSelectMultiple
+    )
+
+    class Meta:
+        model = RoutingRule
+        fields = [
+            "position",
+            "name",
+            "team",
+            "states",
+            "levels_of_care",
+            "languages",
+            "sources",
+            "is_active",
+        ]
+
+
+@admin.register(RoutingRule)
+class RoutingRuleAdmin(admin.ModelAdmin):
+    form = RoutingRuleAdminForm
+    list_display = [
+        "position",
+        "name",
+        "team",
+        "states",
+        "levels_of_care",
+        "languages",
+        "is_active",
+    ]
+    list_display_links = ["name"]
+    list_editable = ["position", "is_active"]
+    list_filter = ["team", "is_active"]
+    filter_horizontal = ["sources"]
+
+
+class CadenceStepInline(admin.TabularInline):
+    model = CadenceStep
+    extra = 0
+    fields = [
+        "attempt",
+        "after_minutes",
+        "on_day",
+        "at_local_time",
+        "leave_voicemail",
+        "send_text",
+    ]
+
+
+@admin.register(Cadence)
+class CadenceAdmin(admin.ModelAdmin):
+    list_display = ["name", "is_default", "max_attempts", "close_after_hours"]
+    inlines = [CadenceStepInline]
+
+
+@admin.register(CallBack)
+class CallBackAdmin(SupervisorAccessMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The call-back queue as rows; counselors work it from the app."""
+
+    list_display = ["due_at", "lead", "owner", "reason", "status", "attempt"]
+    list_filter = ["status", "reason"]
+    list_select_related = ["lead", "owner"]
+    date_hierarchy = "due_at"
+
+    def get_queryset(self, request):
+        leads = Lead.objects.visible_to(request.user)
+        return super().get_queryset(request).filter(lead__in=leads)
 
 
 class LeadHistoryAdmin(SupervisorAccessMixin, ReadOnlyAdminMixin, admin.ModelAdmin):

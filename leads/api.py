@@ -116,7 +116,7 @@ class LeadViewSet(
         attribution = {
             name: details.pop(name) for name in ATTRIBUTION_FIELDS if name in details
         }
-        lead = services.lead_enter_manually(
+        result = services.lead_enter_manually(
             by=request.user,
             team=details.pop("team", None),
             owner=details.pop("owner", None),
@@ -124,7 +124,13 @@ class LeadViewSet(
             attribution=attribution,
             **details,
         )
-        return self._render(request, lead, status.HTTP_201_CREATED)
+        if result.duplicate:
+            # The inquiry went onto the lead that already holds this phone or
+            # e-mail; say so, and show that lead.
+            response = self._render(request, result.lead, status.HTTP_200_OK)
+            response.data["duplicate"] = True
+            return response
+        return self._render(request, result.lead, status.HTTP_201_CREATED)
 
     @extend_schema(request=LeadWriteSerializer, responses=LeadDetailSerializer)
     def update(self, request: Request, pk: str, partial: bool = False) -> Response:

@@ -607,12 +607,16 @@ def lead_enter_manually(
     attribution: Mapping[str, Any] | None = None,
     message: str = "",
     **details: Any,
-) -> Lead:
-    """Store a lead typed in by staff.
+):
+    """Store an inquiry typed in by staff, through the same door as web intake.
 
     A counselor's lead goes to their team when they have only one, and is theirs
-    unless they name another owner; supervisors and admins leave it unassigned.
+    unless they name another owner; otherwise the lead is routed. A phone or
+    e-mail that belongs to a lead already is a repeat inquiry on that lead:
+    the answer's `duplicate` says so.
     """
+    from .intake import lead_intake
+
     if team is None and not by.sees_all_leads:
         teams = list(by.teams.filter(is_active=True)[:2])
         if len(teams) != 1:
@@ -620,14 +624,17 @@ def lead_enter_manually(
         team = teams[0]
     if owner is None and by.role == User.Role.COUNSELOR:
         owner = by
-    return lead_create(
-        by=by,
+    attribution = dict(attribution or {})
+    source = attribution.pop("source", None)
+    return lead_intake(
         channel=Channel.MANUAL,
+        source=source,
+        details=details,
+        attribution=attribution,
+        message=message,
+        by=by,
         team=team,
         owner=owner,
-        attribution=attribution,
-        touch_summary=message,
-        **details,
     )
 
 

@@ -539,7 +539,7 @@ def test_touch_older_than_the_last_one_does_not_replace_it(team_a, counselor):
 def test_counselor_entry_goes_to_their_only_team_and_is_theirs(team_a, counselor):
     lead = lead_enter_manually(
         by=counselor, first_name="Riley", phone=next_phone(), message="Walk-in"
-    )
+    ).lead
 
     lead.refresh_from_db()
     assert (lead.team, lead.owner) == (team_a, counselor)
@@ -550,7 +550,7 @@ def test_counselor_entry_goes_to_their_only_team_and_is_theirs(team_a, counselor
 def test_counselor_entry_may_name_a_teammate_as_owner(team_a, counselor, teammate):
     lead = lead_enter_manually(
         by=counselor, owner=teammate, first_name="Riley", phone=next_phone()
-    )
+    ).lead
 
     assert (lead.team, lead.owner) == (team_a, teammate)
 
@@ -572,7 +572,7 @@ def test_counselor_in_two_teams_who_chooses_one_gets_the_lead(
 
     lead = lead_enter_manually(
         by=counselor, team=team_b, first_name="Riley", phone=next_phone()
-    )
+    ).lead
 
     assert (lead.team, lead.owner) == (team_b, counselor)
 
@@ -580,7 +580,7 @@ def test_counselor_in_two_teams_who_chooses_one_gets_the_lead(
 def test_admin_entry_is_left_unassigned_in_the_chosen_team(team_b, admin_user):
     lead = lead_enter_manually(
         by=admin_user, team=team_b, first_name="Riley", phone=next_phone()
-    )
+    ).lead
 
     assert (lead.team, lead.owner) == (team_b, None)
 
