@@ -4,7 +4,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from leads import intake_api
+from leads import followup_api, intake_api
 from leads.api import LeadViewSet
 from notifications import webhooks as sms_webhooks
 from notifications.api import AlertPreferencesView, AlertsReadView, AlertsView
@@ -21,6 +21,19 @@ api_v1 = [
     path("auth/token/", TokenView.as_view(), name="api-token"),
     path("me/", MeView.as_view(), name="api-me"),
     path("me/alerts/", AlertsView.as_view(), name="api-alerts"),
+    path(
+        "me/callbacks/", followup_api.MyCallBacksView.as_view(), name="api-my-callbacks"
+    ),
+    path(
+        "callbacks/<int:pk>/cancel/",
+        followup_api.CallBackCancelView.as_view(),
+        name="api-callback-cancel",
+    ),
+    path(
+        "reports/speed-to-lead/",
+        followup_api.SpeedToLeadView.as_view(),
+        name="api-speed-to-lead",
+    ),
     path("me/alerts/read/", AlertsReadView.as_view(), name="api-alerts-read"),
     path(
         "me/alert-preferences/",

@@ -24,6 +24,12 @@ from notifications.serializers import (
 
 from . import selectors, services
 from .filters import LeadFilter
+from .followup_serializers import (
+    CallBackCreateSerializer,
+    CallBackSerializer,
+    CallOutcomeResultSerializer,
+    CallOutcomeSerializer,
+)
 from .models import ATTRIBUTION_FIELDS, Lead
 from .serializers import (
     ActivitySerializer,
@@ -34,6 +40,7 @@ from .serializers import (
     NoteCreateSerializer,
     TransitionSerializer,
 )
+from .services import followup
 
 
 def _audit_view(request: Request, lead: Lead, detail: str = "") -> None:
@@ -277,6 +284,49 @@ class LeadViewSet(
         _audit_view(request, lead, detail="sms-consent")
         events = sms_selectors.consent_history_for(str(lead.phone or ""))
         return Response(ConsentEventSerializer(events, many=True).data)
+
+    @extend_schema(
+        methods=["get"], request=None, responses=CallBackSerializer(many=True)
+    )
+    @extend_schema(
+        methods=["post"],
+        request=CallBackCreateSerializer,
+        responses={201: CallBackSerializer},
+    )
+    @action(detail=True, methods=["get", "post"])
+    def callbacks(self, request: Request, pk: str) -> Response:
+        """The lead's call-backs, newest first; POST promises a call at a time
+        (a time without an offset is the lead's own local time)."""
+        lead = self.get_object()
+        if request.method == "POST":
+            serializer = CallBackCreateSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            callback = followup.callback_schedule(
+                lead=lead, by=request.user, **serializer.validated_data
+            )
+            return Response(
+                CallBackSerializer(callback).data, status=status.HTTP_201_CREATED
+            )
+        _audit_view(request, lead, detail="callbacks")
+        page = self.paginate_queryset(selectors.callbacks_for_lead(lead=lead))
+        return self.get_paginated_response(CallBackSerializer(page, many=True).data)
+
+    @extend_schema(
+        request=CallOutcomeSerializer, responses={201: CallOutcomeResultSerializer}
+    )
+    @action(detail=True, methods=["post"], url_path="call-outcomes")
+    def call_outcomes(self, request: Request, pk: str) -> Response:
+        """Log how a call went: no answer schedules the next follow-up attempt,
+        reached stops the follow-ups, call back later schedules the call."""
+        lead = self.get_object()
+        serializer = CallOutcomeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        logged = followup.lead_call_log(
+            lead=lead, by=request.user, **serializer.validated_data
+        )
+        return Response(
+            CallOutcomeResultSerializer(logged).data, status=status.HTTP_201_CREATED
+        )
 
 
 def _add_message_status(rows: list[dict]) -> None:

@@ -2,14 +2,24 @@
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from statistics import median
 
-from django.db.models import CharField, ExpressionWrapper, F, QuerySet
+from django.db.models import (
+    Case,
+    CharField,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    Q,
+    QuerySet,
+    When,
+)
 from django.http import Http404
 from django.utils import timezone
 
 from crm.models import User
 
-from .models import CLOSED_STAGES, Activity, Lead, StageChange
+from .models import CLOSED_STAGES, Activity, CallBack, Lead, StageChange
 
 
 def leads_visible_to(user: User) -> QuerySet[Lead]:
@@ -72,6 +82,7 @@ def lead_get_for(*, user: User, lead_id: int) -> Lead:
             "owner",
             "team",
             "source",
+            "first_response_by",
             "first_touch",
             "last_touch",
             "first_touch__source",
@@ -132,3 +143,102 @@ def lead_time_in_stages(*, lead: Lead, now: datetime | None = None) -> dict[str,
             continue  # a closed lead does not keep "spending time" in its last stage
         totals[stay.stage] = totals.get(stay.stage, 0.0) + stay.duration.total_seconds()
     return totals
+
+
+# --- Call-backs and speed to lead ----------------------------------------------------
+
+
+def callbacks_for_lead(*, lead: Lead) -> QuerySet[CallBack]:
+    return (
+        CallBack.objects.filter(lead=lead)
+        .select_related("owner", "lead")
+        .order_by("-due_at", "-id")
+    )
+
+
+def callback_queue_for(
+    *, user: User, team_id: int | None = None, now: datetime | None = None
+) -> QuerySet[CallBack]:
+    """Open call-backs to work, the overdue and due ones first, then by time.
+
+    A counselor gets their own plus their teams' unowned ones; a supervisor may
+    look at one team's whole queue.
+    """
+    leads = Lead.objects.visible_to(user)
+    callbacks = CallBack.objects.open().filter(lead__in=leads)
+    if team_id is not None and user.is_supervisor:
+        callbacks = callbacks.filter(lead__team_id=team_id)
+    else:
+        callbacks = callbacks.filter(Q(owner=user) | Q(owner__isnull=True))
+    due_first = Case(
+        When(status__in=[CallBack.Status.DUE, CallBack.Status.MISSED], then=0),
+        default=1,
+        output_field=IntegerField(),
+    )
+    return (
+        callbacks.select_related("lead", "owner")
+        .annotate(due_first=due_first)
+        .order_by("due_first", "due_at", "id")
+    )
+
+
+def _percentile(sorted_values: list[float], q: float) -> float | None:
+    if not sorted_values:
+        return None
+    index = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
+    return sorted_values[index]
+
+
+def _response_figures(seconds: list[float]) -> dict:
+    seconds = sorted(seconds)
+    return {
+        "median_seconds": median(seconds) if seconds else None,
+        "p90_seconds": _percentile(seconds, 0.9),
+        "within_5_minutes": (
+            sum(1 for s in seconds if s <= 300) / len(seconds) if seconds else None
+        ),
+    }
+
+
+def speed_to_lead(
+    *,
+    user: User,
+    since: datetime,
+    until: datetime,
+    team_id: int | None = None,
+) -> dict:
+    """Time to first response of leads created in [since, until), overall and by
+    the counselor who responded first."""
+    leads = Lead.objects.visible_to(user).filter(
+        created_at__gte=since, created_at__lt=until
+    )
+    if team_id is not None:
+        leads = leads.filter(team_id=team_id)
+    rows = list(
+        leads.values_list("created_at", "first_response_at", "first_response_by")
+    )
+    by_counselor: dict[int, list[float]] = {}
+    overall: list[float] = []
+    for created_at, responded_at, responder in rows:
+        if responded_at is None:
+            continue
+        seconds = max(0.0, (responded_at - created_at).total_seconds())
+        overall.append(seconds)
+        by_counselor.setdefault(responder, []).append(seconds)
+    users = User.objects.in_bulk([pk for pk in by_counselor if pk is not None])
+    counselors = [
+        {"counselor": users.get(pk), "leads": len(values), **_response_figures(values)}
+        for pk, values in by_counselor.items()
+    ]
+    counselors.sort(
+        key=lambda row: (row["median_seconds"] is None, row["median_seconds"])
+    )
+    return {
+        "since": since,
+        "until": until,
+        "leads": len(rows),
+        "responded": len(overall),
+        "waiting": len(rows) - len(overall),
+        **_response_figures(overall),
+        "by_counselor": counselors,
+    }

@@ -141,6 +141,10 @@ class LeadDetailSerializer(serializers.ModelSerializer):
     last_touch = TouchSerializer(read_only=True)
     allowed_next_stages = serializers.SerializerMethodField()
     seconds_in_stages = serializers.SerializerMethodField()
+    first_response_by = UserRefSerializer(read_only=True)
+    response_seconds = serializers.SerializerMethodField(
+        help_text="Seconds from the inquiry to the first call or text by a person."
+    )
 
     class Meta:
         model = Lead
@@ -159,6 +163,14 @@ class LeadDetailSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
             "first_response_at",
+            "first_response_by",
+            "response_seconds",
+            "sla_due_at",
+            "sla_escalated_at",
+            "inquiry_count",
+            "last_inquiry_at",
+            "cadence_attempt",
+            "cadence_close_at",
             "last_activity_at",
             "source",
             "campaign",
@@ -166,6 +178,11 @@ class LeadDetailSerializer(serializers.ModelSerializer):
             "last_touch",
         ]
         read_only_fields = fields
+
+    def get_response_seconds(self, lead: Lead) -> float | None:
+        if lead.first_response_at is None:
+            return None
+        return max(0.0, (lead.first_response_at - lead.created_at).total_seconds())
 
     @extend_schema_field(
         serializers.ListField(child=serializers.ChoiceField(choices=Stage.choices))
