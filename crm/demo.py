@@ -20,6 +20,7 @@ from leads.models import (
     LevelOfCare,
     LostReason,
     Priority,
+    RoutingRule,
     Stage,
     Substance,
     Urgency,
@@ -311,6 +312,9 @@ def seed_users(*, password: str) -> dict[str, User]:
                 "presence": User.Presence.AVAILABLE
                 if role == User.Role.COUNSELOR
                 else User.Presence.OFFLINE,
+                # The demo's history already gives each counselor a full book;
+                # room is left so that new inquiries still route to them.
+                "max_open_leads": 400,
             },
         )
         user.set_password(password)
@@ -324,12 +328,37 @@ def seed_users(*, password: str) -> dict[str, User]:
 
 
 def seed_sources() -> dict[str, LeadSource]:
+    outpatient = Team.objects.filter(slug="outpatient").first()
     return {
         source.slug: LeadSource.objects.get_or_create(
-            slug=source.slug, defaults={"name": source.name, "kind": source.kind}
+            slug=source.slug,
+            defaults={"name": source.name, "kind": source.kind, "team": outpatient},
         )[0]
         for source in DEMO_SOURCES
     }
+
+
+def seed_routing() -> int:
+    """Residential and detox inquiries to the residential team, the rest to
+    outpatient: the two rules most centers start with."""
+    if RoutingRule.objects.exists():
+        return 0
+    teams = {
+        team.slug: team
+        for team in Team.objects.filter(slug__in=["outpatient", "residential"])
+    }
+    if len(teams) < 2:
+        return 0
+    RoutingRule.objects.create(
+        position=10,
+        name="Residential and detox",
+        team=teams["residential"],
+        levels_of_care=[LevelOfCare.RESIDENTIAL, LevelOfCare.DETOX],
+    )
+    RoutingRule.objects.create(
+        position=100, name="Everything else", team=teams["outpatient"]
+    )
+    return 2
 
 
 def _final_stage(rng: random.Random, age_days: float) -> tuple[str, bool]:

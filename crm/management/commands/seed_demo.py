@@ -3,7 +3,7 @@ import logging
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from crm.demo import DEMO_USERS, seed_leads, seed_sources, seed_users
+from crm.demo import DEMO_USERS, seed_leads, seed_routing, seed_sources, seed_users
 from crm.models import User
 from leads.models import Lead
 
@@ -51,6 +51,7 @@ class Command(BaseCommand):
             raise CommandError("--leads must be 0 or more.")
         users = seed_users(password=password)
         sources = seed_sources()
+        seed_routing()
         if Lead.objects.exists():
             self.stdout.write("Leads already present: no demo leads added.")
         else:
