@@ -220,6 +220,7 @@ def lead_create(
         created_at=at,
         stage_changed_at=at,
         last_activity_at=at,
+        last_inquiry_at=at,
     )
     if lead.state and not lead.time_zone:
         lead.time_zone = time_zone_for_state(lead.state)
