@@ -326,6 +326,13 @@ def cadence_stop(*, lead: Lead, by: User | None, why: str) -> int:
     return len(closed)
 
 
+def _opted_out(lead: Lead) -> bool:
+    # Imported here: texting builds on leads.
+    from notifications.selectors import consent_state_for
+
+    return bool(lead.phone) and consent_state_for(str(lead.phone)).opted_out
+
+
 def cadence_drop_texts(*, lead: Lead) -> int:
     """After an opt-out the cadence goes on by phone only."""
     return CallBack.objects.filter(
@@ -378,7 +385,8 @@ def _cadence_next(*, lead: Lead, by: User | None, now: datetime) -> CallBack | N
         by=None,
         attempt=attempt,
         leave_voicemail=step.leave_voicemail,
-        send_text=step.send_text,
+        # An opt-out drops the texts of attempts not yet scheduled, too.
+        send_text=step.send_text and not _opted_out(lead),
         note=f"Attempt {attempt} of {cadence.max_attempts}",
         now=now,
     )
@@ -423,7 +431,11 @@ def lead_call_log(
         raise ValidationError(
             {"call_back_at": ["Say when to call back (the lead's local time)."]}
         )
-    lead = Lead.objects.select_for_update().select_related("source").get(pk=lead.pk)
+    lead = (
+        Lead.objects.select_for_update(of=("self",))
+        .select_related("source")
+        .get(pk=lead.pk)
+    )
     now = at or timezone.now()
     if not lead.is_open:
         raise ValidationError({"lead": ["This lead is closed; reopen it first."]})
@@ -516,6 +528,7 @@ def _cadence_text(lead: Lead) -> bool:
     return message is not None and message.status != Message.Status.BLOCKED
 
 
+@transaction.atomic
 def lead_followup_on_reply(
     *, lead: Lead, now: datetime | None = None
 ) -> CallBack | None:

@@ -44,7 +44,9 @@ def team_is_open(team: Team | None, at: datetime) -> bool:
     if local.weekday() not in (team.business_days or []):
         return False
     start, end = team.business_hours_start, team.business_hours_end
-    if start <= end:
+    if start == end:
+        return True  # open around the clock on business days
+    if start < end:
         return start <= local.time() < end
     return local.time() >= start or local.time() < end  # overnight shift
 
@@ -117,24 +119,24 @@ def _escalate(now: datetime) -> int:
 def _reassign(now: datetime) -> int:
     reassigned = 0
     with transaction.atomic():
-        leads = list(
-            _waiting()
-            .select_for_update(skip_locked=True, of=("self",))
-            .select_related("team", "owner")
-            .filter(
-                sla_escalated_at__isnull=False,
-                sla_reassigned_at__isnull=True,
-                sla_escalated_at__lte=now - timedelta(minutes=1),
+        # Each team has its own second window: select per team, so that leads
+        # still inside one team's window never hide another team's due ones.
+        leads: list[Lead] = []
+        for team in Team.objects.filter(is_active=True).order_by("pk"):
+            window = timedelta(minutes=team.sla_reassign_after_minutes)
+            leads += list(
+                _waiting()
+                .select_for_update(skip_locked=True, of=("self",))
+                .select_related("team", "owner")
+                .filter(
+                    team=team,
+                    sla_reassigned_at__isnull=True,
+                    sla_escalated_at__lte=now - window,
+                )
+                .order_by("sla_escalated_at", "id")[:SWEEP_BATCH]
             )
-            .order_by("sla_escalated_at", "id")[:SWEEP_BATCH]
-        )
         for lead in leads:
             team = lead.team
-            if team is None:
-                continue
-            window = timedelta(minutes=team.sla_reassign_after_minutes)
-            if lead.sla_escalated_at > now - window:
-                continue
             previous = lead.owner
             exclude = {previous.pk} if previous else set()
             owner = counselor_take_turn(team=team, exclude=exclude, now=now)
