@@ -8,6 +8,41 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+OPEN_STAGES = (
+    "new",
+    "attempting_contact",
+    "contacted",
+    "assessment",
+    "insurance_verification",
+    "clinical_review",
+    "admission_scheduled",
+)
+
+
+def close_duplicate_open_leads(apps, schema_editor):
+    Lead = apps.get_model("leads", "Lead")
+    db = schema_editor.connection.alias
+    open_leads = Lead.objects.using(db).filter(stage__in=OPEN_STAGES).exclude(phone="")
+    phones = (
+        open_leads.values("phone")
+        .annotate(n=models.Count("id"))
+        .filter(n__gt=1)
+        .values_list("phone", flat=True)
+    )
+    now = django.utils.timezone.now()
+    for phone in list(phones):
+        keep, *others = open_leads.filter(phone=phone).order_by("created_at", "id")
+        for lead in others:
+            Lead.objects.using(db).filter(pk=lead.pk).update(
+                stage="lost",
+                stage_before_close=lead.stage,
+                lost_reason="duplicate",
+                closed_reason_note=f"Same phone as open lead #{keep.pk} (merged "
+                "when one open lead per phone became a rule).",
+                stage_changed_at=now,
+            )
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("crm", "0003_team_business_hours_user_last_routed"),
@@ -372,6 +407,9 @@ class Migration(migrations.Migration):
                 fields=["first_response_by", "created_at"], name="lead_responder"
             ),
         ),
+        # Existing duplicates would stop the constraint below: keep the oldest
+        # open lead per phone and close the others as duplicates.
+        migrations.RunPython(close_duplicate_open_leads, migrations.RunPython.noop),
         migrations.AddConstraint(
             model_name="lead",
             constraint=models.UniqueConstraint(
