@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from leads import followup_api, intake_api
+from leads import views as lead_views
 from leads.api import LeadViewSet
 from notifications import webhooks as sms_webhooks
 from notifications.api import AlertPreferencesView, AlertsReadView, AlertsView
@@ -18,6 +19,11 @@ router.register("leads", LeadViewSet, basename="lead")
 
 api_v1 = [
     path("intake/", intake_api.intake, name="api-intake"),
+    path(
+        "intake/gravity-forms/<slug:slug>/",
+        lead_views.gravity_forms_intake,
+        name="api-intake-gravity-forms",
+    ),
     path("auth/token/", TokenView.as_view(), name="api-token"),
     path("me/", MeView.as_view(), name="api-me"),
     path("me/alerts/", AlertsView.as_view(), name="api-alerts"),
@@ -59,4 +65,19 @@ urlpatterns = [
     path("api-auth/", include("rest_framework.urls")),
     path("twilio/sms/incoming/", sms_webhooks.sms_incoming, name="twilio-sms-incoming"),
     path("twilio/sms/status/", sms_webhooks.sms_status, name="twilio-sms-status"),
+    path(
+        "request-a-call/<slug:slug>/",
+        lead_views.request_a_call,
+        name="request-a-call",
+    ),
+    path(
+        "request-a-call/<slug:slug>/thanks/",
+        lead_views.request_a_call_thanks,
+        name="request-a-call-thanks",
+    ),
+    path(
+        "embed/<slug:slug>.js",
+        lead_views.request_a_call_embed,
+        name="request-a-call-embed",
+    ),
 ]
