@@ -137,9 +137,18 @@ def lead_activity_record(
 
 def _full_clean(lead: Lead) -> None:
     # Model validation turns bad choices, lengths and addresses into field errors
-    # before anything is written; the touch pointers are set by services only.
+    # before anything is written. Relations are left out: services set them from
+    # rows they loaded (validating them would re-read each one), and the database
+    # enforces them anyway.
     lead.full_clean(
-        exclude=["first_touch", "last_touch"],
+        exclude=[
+            "first_touch",
+            "last_touch",
+            "source",
+            "owner",
+            "team",
+            "first_response_by",
+        ],
         validate_unique=False,
         # The database enforces the constraints; services check them with
         # clearer messages before writing.
@@ -196,12 +205,15 @@ def lead_create(
     at: datetime | None = None,
     routed_by: str = "",
     alert_owner: bool = True,
+    prechecked: bool = False,
     **details: Any,
 ) -> Lead:
     """Store a new lead with its first touch, and start its timeline.
 
     `routed_by` explains an automatic assignment on the timeline (which rule, whose
-    turn); `alert_owner=False` keeps bulk imports from paging counselors.
+    turn); `alert_owner=False` keeps bulk imports from paging counselors;
+    `prechecked=True` says the caller (intake) already found the phone free and
+    took the owner from the team, under locks, so those reads are not repeated.
     """
     unknown = set(details) - set(LEAD_DETAIL_FIELDS)
     if unknown:
@@ -224,9 +236,14 @@ def lead_create(
     )
     if lead.state and not lead.time_zone:
         lead.time_zone = time_zone_for_state(lead.state)
-    _require_contact(lead)
-    if owner is not None:
-        lead_check_owner(owner=owner, team=team)
+    if prechecked:
+        lead_check_contact(
+            phone=lead.phone, email=lead.email, caller_phone=lead.caller_phone
+        )
+    else:
+        _require_contact(lead)
+        if owner is not None:
+            lead_check_owner(owner=owner, team=team)
     _full_clean(lead)
     lead.save()
 
