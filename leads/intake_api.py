@@ -68,9 +68,11 @@ def authenticate_source(request: HttpRequest) -> LeadSource:
 
 
 def enforce_rate_limits(request: HttpRequest, source: LeadSource | None) -> None:
-    limits = [("ip", client_ip(request) or "-", settings.INTAKE_RATE_PER_IP)]
-    if source is not None:
-        limits.append(("key", str(source.pk), settings.INTAKE_RATE_PER_KEY))
+    """429 over the per-IP limit (no source yet), or over the source's own limit."""
+    if source is None:
+        limits = [("ip", client_ip(request) or "-", settings.INTAKE_RATE_PER_IP)]
+    else:
+        limits = [("key", str(source.pk), settings.INTAKE_RATE_PER_KEY)]
     for scope, ident, limit in limits:
         wait = rate_limit_hit(scope=f"intake-{scope}", ident=ident, limit=limit)
         if wait is not None:
@@ -107,7 +109,8 @@ def parse_payload(request: HttpRequest, body: bytes) -> dict[str, Any]:
     if content_type == "application/json":
         try:
             payload = json.loads(text) if text.strip() else {}
-        except (json.JSONDecodeError, RecursionError) as exc:
+        # ValueError also covers integers over Python's 4300-digit limit.
+        except (ValueError, RecursionError) as exc:
             raise _errors(400, {"non_field_errors": ["The body is not JSON."]}) from exc
         errors = check_flat_payload(payload)
         if errors:
@@ -171,7 +174,10 @@ def run_intake(
             sms_consent=form.consent_given(
                 ip_address=client_ip(request),
                 user_agent=request.META.get("HTTP_USER_AGENT", "")[:255],
-                default_text=source.consent_text,
+                # What the person saw: the hosted form shows it with the brand.
+                default_text=source.consent_text.replace(
+                    "{brand}", settings.SMS_BRAND_NAME
+                ),
                 default_version=source.consent_text_version,
             ),
         )
@@ -215,6 +221,8 @@ def refusals_as_responses(view: Callable) -> Callable:
 @refusals_as_responses
 def intake(request: HttpRequest) -> JsonResponse:
     """Take one inquiry from a treatment site: JSON or a URL-encoded form."""
+    # Per IP before the key is checked, so that guessing keys is throttled too.
+    enforce_rate_limits(request, None)
     source = authenticate_source(request)
     enforce_rate_limits(request, source)
     body = read_body(request)

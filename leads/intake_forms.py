@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 
 from .geo import USState
 from .models import CallerRelationship, LevelOfCare
@@ -73,8 +74,21 @@ class RawValueCheckbox(forms.CheckboxInput):
         return data.get(name)
 
 
+def refuse_surrogates(value: str) -> None:
+    # JSON can escape half of a UTF-16 pair ("\ud800"); no database stores that.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValidationError("Contains characters that are not text.") from exc
+
+
 def _text(max_length: int, **kwargs) -> forms.CharField:
-    return forms.CharField(max_length=max_length, required=False, **kwargs)
+    return forms.CharField(
+        max_length=max_length,
+        required=False,
+        validators=[refuse_surrogates],
+        **kwargs,
+    )
 
 
 class IntakeForm(forms.Form):
@@ -131,8 +145,16 @@ class IntakeForm(forms.Form):
 
     def _clean_address(self, name: str) -> str:
         value = (self.cleaned_data.get(name) or "").strip()
-        if value and urlsplit(value).scheme not in ("http", "https"):
+        if not value:
+            return ""
+        try:
+            scheme = urlsplit(value).scheme
+        except ValueError:  # e.g. "http://[::1": an unclosed IPv6 host
+            scheme = ""
+        if scheme not in ("http", "https"):
             raise ValidationError("Enter a web address starting with http(s)://.")
+        # The lead's own check, here, so that a referrer it would refuse is dropped.
+        URLValidator(schemes=["http", "https"])(value)
         return value
 
     def clean_landing_page(self) -> str:

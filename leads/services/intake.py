@@ -23,6 +23,7 @@ from django.utils import timezone
 from crm.models import Team, User
 
 from ..models import (
+    CALLBACK_OPEN_STATUSES,
     OPEN_STAGES,
     CallBack,
     Channel,
@@ -154,7 +155,19 @@ def lead_find_repeat(*, phone: str, email: str, now: datetime) -> Lead | None:
         return (lead.stage in OPEN_STAGES, bool(phone) and str(lead.phone) == phone)
 
     # max() keeps the first of equals, and candidates come newest first.
-    return max(candidates, key=rank)
+    best = max(candidates, key=rank)
+    if best.stage not in OPEN_STAGES and best.phone:
+        # A lost lead cannot reopen while another open lead holds its number
+        # (matched by e-mail alone): the inquiry goes to the open one.
+        twin = (
+            Lead.objects.open()
+            .filter(phone=best.phone)
+            .select_related("owner", "team", "source")
+            .first()
+        )
+        if twin is not None:
+            return twin
+    return best
 
 
 @transaction.atomic
@@ -217,7 +230,7 @@ def lead_intake(
                 raise
         else:
             if sms_consent is not None:
-                _record_consent(lead, sms_consent, now)
+                _record_consent(lead, sms_consent, details["phone"], now)
             if speed_to_lead:
                 _auto_reply(lead, now=now)
             return IntakeResult(lead, duplicate=False)
@@ -233,7 +246,8 @@ def lead_intake(
         now=now,
     )
     if sms_consent is not None:
-        _record_consent(lead, sms_consent, now)
+        # The number typed next to the box, which may not be the lead's own.
+        _record_consent(lead, sms_consent, details["phone"], now)
     return IntakeResult(lead, duplicate=True)
 
 
@@ -344,10 +358,17 @@ def _repeat_inquiry(
     if owner_takes_back(lead.owner):
         pass  # the repeat lead goes back to the counselor who has it
     elif lead.team is not None:
+        previous = lead.owner
         owner = counselor_take_turn(team=lead.team, now=now)
         if owner is not None:
             lead_check_owner(owner=owner, team=lead.team)
+        if owner != previous:
+            # A departed owner's lead goes to whose turn it is, else to the queue.
             lead = lead_assign(lead=lead, owner=owner, by=None)
+            # The call owed to the lead moves with it, as after a missed SLA.
+            CallBack.objects.filter(
+                lead=lead, status__in=CALLBACK_OPEN_STATUSES, owner=previous
+            ).update(owner=owner)
     if not speed_to_lead:
         return lead
     cadence_stop(lead=lead, by=None, why="the lead reached out again")
@@ -366,12 +387,12 @@ def _repeat_inquiry(
     return lead
 
 
-def _record_consent(lead: Lead, consent: SmsConsent, now: datetime) -> None:
+def _record_consent(lead: Lead, consent: SmsConsent, phone: str, now: datetime) -> None:
     from notifications.models import ConsentEvent
     from notifications.services import consent_record
 
     consent_record(
-        phone=str(lead.phone),
+        phone=phone,
         kind=ConsentEvent.Kind.OPT_IN,
         source=consent.source or ConsentEvent.Source.WEB_FORM,
         lead=lead,
@@ -385,11 +406,22 @@ def _record_consent(lead: Lead, consent: SmsConsent, now: datetime) -> None:
 
 def _auto_reply(lead: Lead, *, now: datetime) -> None:
     """Thank a new web lead by text, when they agreed to texts."""
-    from notifications.models import MessageTemplate
+    from notifications.models import Message, MessageTemplate
     from notifications.selectors import consent_state_for
     from notifications.services import message_send_automated
 
     if not lead.phone or not consent_state_for(str(lead.phone)).consented:
+        return
+    replied_lately = (
+        Message.objects.filter(
+            to=str(lead.phone),
+            template__key=MessageTemplate.Key.WEB_AUTO_REPLY,
+            created_at__gte=now - AUTO_REPLY_QUIET_PERIOD,
+        )
+        .exclude(status=Message.Status.BLOCKED)
+        .exists()
+    )
+    if replied_lately:
         return
     message_send_automated(
         lead=lead, template_key=MessageTemplate.Key.WEB_AUTO_REPLY, now=now

@@ -8,7 +8,7 @@ push a counselor past capacity.
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db.models import Count
 from django.utils import timezone
@@ -127,8 +127,12 @@ def counselor_take_turn(
     chosen = min(
         under_capacity, key=lambda user: (user.last_routed_at or epoch, user.pk)
     )
-    User.objects.filter(pk=chosen.pk).update(last_routed_at=now)
-    chosen.last_routed_at = now
+    # `now` was read before waiting for the locks; an intake that waited longer
+    # may hold an earlier one. The turn still goes to the back of the line.
+    latest = max((user.last_routed_at or epoch for user in locked), default=epoch)
+    turn_at = max(now, latest + timedelta(microseconds=1))
+    User.objects.filter(pk=chosen.pk).update(last_routed_at=turn_at)
+    chosen.last_routed_at = turn_at
     return chosen
 
 
