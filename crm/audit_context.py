@@ -6,6 +6,7 @@ carry a request around, and code outside a request (tasks, commands) records
 channel "system".
 """
 
+import ipaddress
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -30,14 +31,29 @@ def current_origin() -> RequestOrigin:
 
 
 def client_ip(request) -> str | None:
-    """Return the client's address, trusting only the configured number of proxies."""
+    """Return the client's address, trusting only the configured number of proxies.
+
+    A forwarded value that is not an address ("unknown", junk) is ignored: it would
+    otherwise reach the audit trail's address column and fail the request.
+    """
     num_proxies = settings.REST_FRAMEWORK.get("NUM_PROXIES", 0)
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
     if num_proxies and forwarded:
         hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
         if hops:
-            return hops[-min(num_proxies, len(hops))]
-    return request.META.get("REMOTE_ADDR") or None
+            hop = hops[-min(num_proxies, len(hops))]
+            if _is_address(hop):
+                return hop
+    remote = request.META.get("REMOTE_ADDR") or None
+    return remote if remote and _is_address(remote) else None
+
+
+def _is_address(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
 
 
 class AuditContextMiddleware:

@@ -236,6 +236,8 @@ def lead_create(
     )
     if lead.state and not lead.time_zone:
         lead.time_zone = time_zone_for_state(lead.state)
+    # Lower case everywhere, so that dedupe's exact match finds every lead.
+    lead.email = (lead.email or "").strip().lower()
     if prechecked:
         lead_check_contact(
             phone=lead.phone, email=lead.email, caller_phone=lead.caller_phone
@@ -300,6 +302,9 @@ def lead_update(*, lead: Lead, by: User | None, data: Mapping[str, Any]) -> Lead
             {name: ["This field cannot be changed here."] for name in sorted(unknown)}
         )
     lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    data = dict(data)
+    if "email" in data:
+        data["email"] = (data["email"] or "").strip().lower()
     changed = [name for name, value in data.items() if getattr(lead, name) != value]
     for name in changed:
         setattr(lead, name, data[name])

@@ -276,13 +276,18 @@ def _new_lead(
             source=source,
         )
         team, routed_by = choice.team, choice.why
-    if owner is None and team is not None:
+    if owner is not None:
+        lead_check_owner(owner=owner, team=team)  # named by staff, not routed
+    elif team is not None:
         # Routing happens last before the insert: the counselor locks are held
         # only for the rest of this transaction.
         owner = counselor_take_turn(team=team, now=now)
         turn = f"round-robin in {team}" if owner else "no counselor available"
         routed_by = f"{routed_by}; {turn}" if routed_by else turn
     lead = lead_create(
+        # The phone was found free under the contact lock, the owner checked
+        # above or taken from the team by routing.
+        prechecked=True,
         by=by,
         channel=channel,
         team=team,
@@ -349,11 +354,12 @@ def _repeat_inquiry(
         lead = lead_update(lead=lead, by=by, data=blanks)
     lead.priority = min(lead.priority + 1, Priority.URGENT)
     lead.inquiry_count += 1
-    lead.last_inquiry_at = now
+    # An import of old inquiries out of date order must not move it backwards.
+    lead.last_inquiry_at = max(lead.last_inquiry_at, now)
     Lead.objects.filter(pk=lead.pk).update(
         priority=lead.priority,
         inquiry_count=lead.inquiry_count,
-        last_inquiry_at=now,
+        last_inquiry_at=lead.last_inquiry_at,
     )
     if owner_takes_back(lead.owner):
         pass  # the repeat lead goes back to the counselor who has it

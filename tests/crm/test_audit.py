@@ -152,6 +152,9 @@ def _request(*, forwarded_for: str | None):
         (2, "6.6.6.6, 198.51.100.9, 203.0.113.5", "198.51.100.9"),
         (3, "203.0.113.5", "203.0.113.5"),
         (1, None, "10.0.0.5"),
+        # A proxy that writes "unknown" (or junk) must not break the request.
+        (1, "unknown", "10.0.0.5"),
+        (1, "198.51.100.9, <script>", "10.0.0.5"),
     ],
 )
 def test_client_ip_trusts_only_the_configured_number_of_proxies(
