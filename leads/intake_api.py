@@ -5,6 +5,7 @@ over 64 KB, 415 neither JSON nor a form, 429 rate-limited. Plain Django views (n
 DRF): this is the hottest path of the product, and its contract is small.
 """
 
+import functools
 import json
 import logging
 from collections.abc import Callable
@@ -158,8 +159,15 @@ def run_intake(
     source: LeadSource,
     payload: dict[str, Any],
     body: bytes,
+    consent_ip: str | None = None,
+    consent_user_agent: str | None = None,
+    idempotency_key: str | None = None,
 ) -> JsonResponse:
-    """Validate the fields and store the inquiry, once per Idempotency-Key."""
+    """Validate the fields and store the inquiry, once per Idempotency-Key.
+
+    A door that relays someone else's inquiry (Gravity Forms) names the person's
+    address and browser for the consent record, and its own retry key.
+    """
     form = IntakeForm(payload)
     if not form.is_valid():
         raise _errors(400, {name: list(msgs) for name, msgs in form.errors.items()})
@@ -172,8 +180,12 @@ def run_intake(
             attribution=form.attribution(),
             message=form.cleaned_data["message"],
             sms_consent=form.consent_given(
-                ip_address=client_ip(request),
-                user_agent=request.META.get("HTTP_USER_AGENT", "")[:255],
+                ip_address=consent_ip if consent_ip is not None else client_ip(request),
+                user_agent=(
+                    consent_user_agent
+                    if consent_user_agent is not None
+                    else request.META.get("HTTP_USER_AGENT", "")
+                )[:255],
                 # What the person saw: the hosted form shows it with the brand.
                 default_text=source.consent_text.replace(
                     "{brand}", settings.SMS_BRAND_NAME
@@ -184,7 +196,11 @@ def run_intake(
         status, answer = intake_answer(result)
         return status, answer, result.lead
 
-    key = request.headers.get("Idempotency-Key", "").strip()
+    key = (
+        idempotency_key
+        if idempotency_key is not None
+        else request.headers.get("Idempotency-Key", "")
+    ).strip()
     try:
         if key:
             if len(key) > IDEMPOTENCY_KEY_MAX:
@@ -205,14 +221,13 @@ def run_intake(
 
 
 def refusals_as_responses(view: Callable) -> Callable:
+    @functools.wraps(view)
     def wrapped(request: HttpRequest, *args, **kwargs):
         try:
             return view(request, *args, **kwargs)
         except IntakeRefused as refused:
             return refused.response()
 
-    wrapped.__name__ = view.__name__
-    wrapped.__doc__ = view.__doc__
     return wrapped
 
 

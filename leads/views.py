@@ -8,7 +8,6 @@ Validation and storage are the intake API's (`IntakeForm`, `run_intake`,
 `lead_intake`): the same inquiry gets the same answer whichever door it came in.
 """
 
-import copy
 import json
 import logging
 from typing import Any
@@ -31,7 +30,7 @@ from crm.api.exceptions import django_errors_as_dict
 from crm.audit_context import client_ip
 
 from .geo import USState
-from .gravity import GravityEntryError, GravityInquiry, decode_entry, entry_to_intake
+from .gravity import GravityEntryError, decode_entry, entry_to_intake
 from .intake_api import (
     IntakeRefused,
     authenticate_source,
@@ -77,8 +76,15 @@ def gravity_forms_intake(request: HttpRequest, slug: str) -> JsonResponse:
     except GravityEntryError as exc:
         raise IntakeRefused(400, {"errors": exc.errors}) from exc
     response = run_intake(
-        _relayed(request, inquiry),
+        request,
         source=source,
+        # WordPress relays the entry from its own server: the consent evidence is
+        # the address and browser of the person who ticked the box, as the entry
+        # records them, and the entry id is the retry key.
+        consent_ip=inquiry.ip_address,
+        consent_user_agent=inquiry.user_agent,
+        idempotency_key=inquiry.idempotency_key
+        or request.headers.get("Idempotency-Key", ""),
         payload=inquiry.payload,
         # The receipt compares what we take, not the raw entry: Gravity's metadata
         # ("is_read", "date_updated") changes when an entry is resent from the
@@ -86,30 +92,6 @@ def gravity_forms_intake(request: HttpRequest, slug: str) -> JsonResponse:
         body=json.dumps(inquiry.payload, sort_keys=True, default=str).encode(),
     )
     return _resend_as_duplicate(response)
-
-
-def _relayed(request: HttpRequest, inquiry: GravityInquiry) -> HttpRequest:
-    """The request as `run_intake` should see it: from the person's browser.
-
-    WordPress relays the entry from its own server; the consent evidence must carry
-    the address and browser of the person who ticked the box, which the entry
-    records, and the entry id is the retry key whatever headers the site sends.
-    """
-    relayed = copy.copy(request)
-    meta = {
-        name: value
-        for name, value in request.META.items()
-        if name not in ("HTTP_X_FORWARDED_FOR", "HTTP_IDEMPOTENCY_KEY")
-    }
-    meta["REMOTE_ADDR"] = inquiry.ip_address or ""
-    meta["HTTP_USER_AGENT"] = inquiry.user_agent
-    if inquiry.idempotency_key:
-        meta["HTTP_IDEMPOTENCY_KEY"] = inquiry.idempotency_key
-    elif request.headers.get("Idempotency-Key"):
-        meta["HTTP_IDEMPOTENCY_KEY"] = request.headers["Idempotency-Key"]
-    relayed.META = meta
-    relayed.__dict__.pop("headers", None)  # a cached_property built from META
-    return relayed
 
 
 def _resend_as_duplicate(response: JsonResponse) -> JsonResponse:
