@@ -206,6 +206,7 @@ def lead_create(
     routed_by: str = "",
     alert_owner: bool = True,
     prechecked: bool = False,
+    sla_due_at: datetime | None = None,
     **details: Any,
 ) -> Lead:
     """Store a new lead with its first touch, and start its timeline.
@@ -233,6 +234,7 @@ def lead_create(
         stage_changed_at=at,
         last_activity_at=at,
         last_inquiry_at=at,
+        sla_due_at=sla_due_at,
     )
     if lead.state and not lead.time_zone:
         lead.time_zone = time_zone_for_state(lead.state)

@@ -139,23 +139,31 @@ def lead_find_repeat(*, phone: str, email: str, now: datetime) -> Lead | None:
         contact |= Q(email=email)
     if not contact:
         return None
+    # Three columns first: most inquiries are new, and this runs on every one.
     candidates = list(
         Lead.objects.filter(contact)
         .filter(
             Q(stage__in=OPEN_STAGES)
             | Q(stage=Stage.LOST, stage_changed_at__gte=now - REPEAT_WINDOW_AFTER_LOST)
         )
-        .select_related("owner", "team", "source")
-        .order_by("-created_at", "-id")[:10]
+        .order_by("-created_at", "-id")
+        .values_list("id", "stage", "phone")[:10]
     )
     if not candidates:
         return None
 
-    def rank(lead: Lead) -> tuple[bool, bool]:
-        return (lead.stage in OPEN_STAGES, bool(phone) and str(lead.phone) == phone)
+    def rank(row: tuple) -> tuple[bool, bool]:
+        _, stage, lead_phone = row
+        return (stage in OPEN_STAGES, bool(phone) and str(lead_phone) == phone)
 
     # max() keeps the first of equals, and candidates come newest first.
-    best = max(candidates, key=rank)
+    best = (
+        Lead.objects.select_related("owner", "team", "source")
+        .filter(pk=max(candidates, key=rank)[0])
+        .first()
+    )
+    if best is None:
+        return None
     if best.stage not in OPEN_STAGES and best.phone:
         # A lost lead cannot reopen while another open lead holds its number
         # (matched by e-mail alone): the inquiry goes to the open one.
@@ -232,7 +240,7 @@ def lead_intake(
             if sms_consent is not None:
                 _record_consent(lead, sms_consent, details["phone"], now)
             if speed_to_lead:
-                _auto_reply(lead, now=now)
+                _auto_reply(lead, now=now, just_consented=sms_consent is not None)
             return IntakeResult(lead, duplicate=False)
 
     lead = _repeat_inquiry(
@@ -297,12 +305,13 @@ def _new_lead(
         at=now,
         routed_by=routed_by,
         alert_owner=speed_to_lead,
+        sla_due_at=sla_due_for(team=team, source=source, now=now)
+        if speed_to_lead
+        else None,
         **details,
     )
     if not speed_to_lead:
         return lead
-    lead.sla_due_at = sla_due_for(team=team, source=source, now=now)
-    Lead.objects.filter(pk=lead.pk).update(sla_due_at=lead.sla_due_at)
     callback_create(
         lead=lead, due_at=now, reason=CallBack.Reason.NEW_LEAD, by=by, now=now
     )
@@ -410,13 +419,15 @@ def _record_consent(lead: Lead, consent: SmsConsent, phone: str, now: datetime) 
     )
 
 
-def _auto_reply(lead: Lead, *, now: datetime) -> None:
-    """Thank a new web lead by text, when they agreed to texts."""
+def _auto_reply(lead: Lead, *, now: datetime, just_consented: bool = False) -> None:
+    """Thank a new web lead by text, when they agreed to texts (now or before)."""
     from notifications.models import Message, MessageTemplate
     from notifications.selectors import consent_state_for
     from notifications.services import message_send_automated
 
-    if not lead.phone or not consent_state_for(str(lead.phone)).consented:
+    if not lead.phone:
+        return
+    if not just_consented and not consent_state_for(str(lead.phone)).consented:
         return
     replied_lately = (
         Message.objects.filter(
