@@ -90,8 +90,4 @@ def source_for_key(key: str) -> LeadSource | None:
     """The active source holding `key`, or None (unknown, rotated or disabled)."""
     if not key or not key.startswith(KEY_PREFIX) or len(key) > 200:
         return None
-    return (
-        LeadSource.objects.filter(key_hash=key_digest(key), is_active=True)
-        .select_related("team", "cadence")
-        .first()
-    )
+    return LeadSource.objects.filter(key_hash=key_digest(key), is_active=True).first()
