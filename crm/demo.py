@@ -287,10 +287,18 @@ NOTES = [
 ]
 
 
-def _phone_for(state: str, index: int) -> str:
-    codes = AREA_CODES[state]
-    code = codes[index % len(codes)]
-    return f"+1{code}55501{index // len(codes) % 100:02d}"
+def _fresh_phone(state: str, used: set[str]) -> str:
+    """A fictional number (555-01xx), in the state's area codes when one is left,
+    that no other demo lead has: one open lead per phone is a database rule."""
+    preferred = AREA_CODES[state]
+    others = [code for codes in AREA_CODES.values() for code in codes]
+    for code in [*preferred, *others]:
+        for line in range(100):
+            phone = f"+1{code}55501{line:02d}"
+            if phone not in used:
+                used.add(phone)
+                return phone
+    raise RuntimeError("no fictional demo phone numbers left")
 
 
 def seed_users(*, password: str) -> dict[str, User]:
@@ -394,6 +402,7 @@ def seed_leads(
     supervisor = users["supervisor1"]
     demo_sources = {source.slug: source for source in DEMO_SOURCES}
     states = list(STATE_WEIGHTS)
+    phones_used = {str(phone) for phone in Lead.objects.values_list("phone", flat=True)}
     created = 0
     for index in range(count):
         age_days = rng.uniform(0, 60) ** 1.1 / 60**0.1
@@ -423,7 +432,7 @@ def seed_leads(
                 ),
                 "caller_first_name": rng.choice(FIRST_NAMES),
                 "caller_last_name": last,
-                "caller_phone": _phone_for(state, index + 7),
+                "caller_phone": _fresh_phone(state, phones_used),
                 "patient_consents_to_caller": rng.choice(
                     [YesNoUnknown.YES, YesNoUnknown.UNKNOWN]
                 ),
@@ -442,7 +451,7 @@ def seed_leads(
             at=created_at,
             first_name=first,
             last_name=last,
-            phone=_phone_for(state, index),
+            phone=_fresh_phone(state, phones_used),
             email=f"{first}.{last}{index}@example.com".lower()
             if rng.random() < 0.6
             else "",

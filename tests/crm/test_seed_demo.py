@@ -87,6 +87,10 @@ def test_demo_leads_fill_the_funnel_through_the_services():
     assert stages & set(OPEN_STAGES)
     lost = Lead.objects.filter(stage=Stage.LOST)
     assert all(lead.lost_reason in LostReason.values for lead in lost)
+    # Distinct numbers: the demo must never depend on which leads are still open
+    # when a later one with the same phone is created (one open lead per phone).
+    phones = list(Lead.objects.values_list("phone", flat=True))
+    assert len(set(phones)) == len(phones)
     for lead in Lead.objects.select_related("team", "owner", "source"):
         assert lead.source is not None
         assert lead.team.members.filter(pk=lead.owner_id).exists()
