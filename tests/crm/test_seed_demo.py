@@ -6,6 +6,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from crm.demo import AREA_CODES, _fresh_phone
 from crm.models import AuditEvent, Team, User
 from leads.models import (
     OPEN_STAGES,
@@ -133,3 +134,16 @@ def test_without_a_password_outside_debug_nothing_is_seeded(settings):
 
     assert not User.objects.exists()
     assert not Lead.objects.exists()
+
+
+def test_demo_numbers_never_repeat_even_past_a_states_own_area_codes():
+    used: set[str] = set()
+    state = min(AREA_CODES, key=lambda code: len(AREA_CODES[code]))
+    capacity = 100 * len(AREA_CODES[state])
+
+    phones = [_fresh_phone(state, used) for _ in range(capacity + 50)]
+
+    assert len(set(phones)) == len(phones)
+    own = {f"+1{code}" for code in AREA_CODES[state]}
+    assert all(phone[:5] in own for phone in phones[:capacity])
+    assert all("55501" in phone for phone in phones)
