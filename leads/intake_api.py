@@ -140,6 +140,37 @@ def parse_payload(request: HttpRequest, body: bytes) -> dict[str, Any]:
     )
 
 
+def consent_text_for(source: LeadSource) -> str:
+    """The consent wording as the person sees it, with the center's name."""
+    # replace(), not format(): a stray brace in an admin's text must not break it.
+    return source.consent_text.replace("{brand}", settings.SMS_BRAND_NAME)
+
+
+def store_inquiry(
+    form: IntakeForm,
+    *,
+    source: LeadSource,
+    ip_address: str | None,
+    user_agent: str,
+) -> IntakeResult:
+    """Hand a valid intake form to the intake service, with the consent evidence:
+    the text shown (the source's own, with the brand, unless the site sent its
+    wording), its version, and the person's address and browser."""
+    return lead_intake(
+        channel=channel_for_source(source),
+        source=source,
+        details=form.lead_details(),
+        attribution=form.attribution(),
+        message=form.cleaned_data["message"],
+        sms_consent=form.consent_given(
+            ip_address=ip_address,
+            user_agent=user_agent[:255],
+            default_text=consent_text_for(source),
+            default_version=source.consent_text_version,
+        ),
+    )
+
+
 def intake_answer(result: IntakeResult) -> tuple[int, dict[str, Any]]:
     owner = result.owner
     return (
@@ -173,25 +204,13 @@ def run_intake(
         raise _errors(400, {name: list(msgs) for name, msgs in form.errors.items()})
 
     def perform() -> tuple[int, dict[str, Any], Any]:
-        result = lead_intake(
-            channel=channel_for_source(source),
+        result = store_inquiry(
+            form,
             source=source,
-            details=form.lead_details(),
-            attribution=form.attribution(),
-            message=form.cleaned_data["message"],
-            sms_consent=form.consent_given(
-                ip_address=consent_ip if consent_ip is not None else client_ip(request),
-                user_agent=(
-                    consent_user_agent
-                    if consent_user_agent is not None
-                    else request.META.get("HTTP_USER_AGENT", "")
-                )[:255],
-                # What the person saw: the hosted form shows it with the brand.
-                default_text=source.consent_text.replace(
-                    "{brand}", settings.SMS_BRAND_NAME
-                ),
-                default_version=source.consent_text_version,
-            ),
+            ip_address=consent_ip if consent_ip is not None else client_ip(request),
+            user_agent=consent_user_agent
+            if consent_user_agent is not None
+            else request.META.get("HTTP_USER_AGENT", ""),
         )
         status, answer = intake_answer(result)
         return status, answer, result.lead

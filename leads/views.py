@@ -34,14 +34,15 @@ from .gravity import GravityEntryError, decode_entry, entry_to_intake
 from .intake_api import (
     IntakeRefused,
     authenticate_source,
+    consent_text_for,
     enforce_rate_limits,
     read_body,
     refusals_as_responses,
     run_intake,
+    store_inquiry,
 )
 from .intake_forms import ATTRIBUTION_INPUTS, FOR_WHOM_CHOICES, TRUE_WORDS, IntakeForm
 from .models import LeadSource
-from .services.intake import channel_for_source, lead_intake
 
 logger = logging.getLogger(__name__)
 
@@ -153,11 +154,6 @@ def _public_url(path: str) -> str:
     return settings.PUBLIC_BASE_URL.rstrip("/") + path
 
 
-def _consent_text(source: LeadSource) -> str:
-    # replace(), not format(): a stray brace in an admin's text must not break it.
-    return source.consent_text.replace("{brand}", settings.SMS_BRAND_NAME)
-
-
 def _fit(name: str, value: str) -> str:
     """Cut a hidden value to what the form takes, so that it is never an error."""
     return value.strip()[: IntakeForm.base_fields[name].max_length]
@@ -174,7 +170,7 @@ def _hidden_from_page(request: HttpRequest, source: LeadSource) -> dict[str, str
         )
     if "referrer" not in query:
         hidden["referrer"] = _fit("referrer", request.headers.get("Referer", ""))
-    hidden["consent_text"] = _consent_text(source)
+    hidden["consent_text"] = consent_text_for(source)
     hidden["consent_version"] = source.consent_text_version
     return hidden
 
@@ -214,7 +210,7 @@ def _render_form(
         "form": form,
         "labels": LABELS,
         "hidden": [(name, hidden[name]) for name in HIDDEN_INPUTS],
-        "consent_text": hidden["consent_text"] or _consent_text(source),
+        "consent_text": hidden["consent_text"] or consent_text_for(source),
         # Ticked only by the person: a re-shown form keeps their own choice.
         "consent_checked": form.is_bound
         and str(form.data.get("sms_consent", "")).lower() in TRUE_WORDS,
@@ -281,18 +277,11 @@ def request_a_call(request: HttpRequest, slug: str) -> HttpResponse:
     form = RequestCallForm(data)
     if form.is_valid():
         try:
-            lead_intake(
-                channel=channel_for_source(source),
+            store_inquiry(
+                form,
                 source=source,
-                details=form.lead_details(),
-                attribution=form.attribution(),
-                message=form.cleaned_data["message"],
-                sms_consent=form.consent_given(
-                    ip_address=client_ip(request),
-                    user_agent=request.META.get("HTTP_USER_AGENT", "")[:255],
-                    default_text=_consent_text(source),
-                    default_version=source.consent_text_version,
-                ),
+                ip_address=client_ip(request),
+                user_agent=request.META.get("HTTP_USER_AGENT", ""),
             )
         except ValidationError as exc:
             for name, messages in django_errors_as_dict(exc).items():
