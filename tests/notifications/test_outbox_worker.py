@@ -1,4 +1,5 @@
-"""The outbox with a real Celery worker on Redis: what reaches the phone, and when.
+"""The outbox and beat tasks with a real Celery worker on Redis: what reaches the
+phone, and when.
 
 A worker runs in this process (`celery.contrib.testing.worker.start_worker`, thread
 pool), so it shares Django's settings, the test database and the in-memory SMS
@@ -10,6 +11,7 @@ other tests of this session) never reach this worker, and nothing waits on a fix
 sleep: the database and the worker's finished tasks are polled with a deadline.
 """
 
+import json
 import logging
 import threading
 import time
@@ -18,18 +20,27 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import pytest
+import time_machine
 from celery import signals
 from celery.contrib.testing.worker import start_worker
 from django.db import connection, connections
+from django.test import Client
+from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from crm.celery import app as celery_app
+from leads.models import CallBack
+from leads.services.sources import source_create
+from leads.tasks import callbacks_dispatch
 from notifications import services
-from notifications.models import Message
+from notifications.models import Alert, Message
 from notifications.tasks import OutboxTask, outbox_sweep, send_message
+
+from .conftest import WEEKDAY_NOON_NY
 
 pytestmark = [
     pytest.mark.redis,
@@ -295,3 +306,67 @@ def test_a_broker_outage_does_not_fail_the_request_and_the_sweeper_sends_later(
     assert len(sent) == 1
     assert message.status == Message.Status.QUEUED
     assert message.attempts == 1
+
+
+# --- Speed to lead, end to end -------------------------------------------------------
+
+
+def test_a_web_form_post_gets_its_auto_reply_through_the_worker(
+    worker, team_a, counselor, sent
+):
+    _, key = source_create(name="IOP page", kind="web_form", team=team_a)
+    with time_machine.travel(WEEKDAY_NOON_NY, tick=True):
+        # Given a counselor on duty, when a person asks for a call on a treatment
+        # page and agrees to texts
+        posted_at = time.monotonic()
+        response = Client(HTTP_HOST="127.0.0.1").post(
+            "/api/v1/intake/",
+            json.dumps(
+                {
+                    "first_name": "Ann",
+                    "phone": "(212) 555-0177",
+                    "state": "NY",
+                    "sms_consent": True,
+                    "consent_text": "I agree to calls and texts about my inquiry.",
+                }
+            ),
+            content_type="application/json",
+            HTTP_X_INTAKE_KEY=key,
+        )
+        assert response.status_code == 201, response.content
+
+        # Then the thank-you text naming her counselor reaches the provider within
+        # seconds, once
+        wait_for(lambda: sent, what="the auto-reply to be handed off")
+    took = time.monotonic() - posted_at
+    assert took < 5, f"post to hand-off took {took:.1f} s"
+    assert len(sent) == 1
+    assert sent[0].to == "+12125550177"
+    assert sent[0].body.startswith("Hi Ann, this is Maya with")
+
+
+def test_the_beat_task_makes_call_backs_due_and_alerts_their_owner(
+    worker, finished_tasks, lead, counselor
+):
+    # Given a call-back whose time came a minute ago
+    callback = CallBack.objects.create(
+        lead=lead,
+        owner=counselor,
+        due_at=timezone.now() - timedelta(minutes=1),
+        reason=CallBack.Reason.SCHEDULED,
+    )
+
+    # When beat's task runs on the worker, twice (beat and a redelivery)
+    callbacks_dispatch.delay()
+    callbacks_dispatch.delay()
+
+    # Then the call-back is due at the top of the owner's queue, alerted once
+    wait_for(
+        lambda: (
+            len([t for t in finished_tasks if t.name == callbacks_dispatch.name]) == 2
+        ),
+        what="both dispatch runs to finish",
+    )
+    callback.refresh_from_db()
+    assert callback.status == CallBack.Status.DUE
+    assert Alert.objects.filter(user=counselor, kind="callback_due").count() == 1
