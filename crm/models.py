@@ -1,6 +1,7 @@
 from datetime import time
 
 from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -76,6 +77,17 @@ def all_week() -> list[int]:
     return [0, 1, 2, 3, 4, 5, 6]
 
 
+def validate_weekdays(value: object) -> None:
+    if not isinstance(value, list) or not all(
+        isinstance(day, int) and not isinstance(day, bool) and 0 <= day <= 6
+        for day in value
+    ):
+        raise ValidationError(
+            "Write a list of weekday numbers, Monday = 0 … Sunday = 6, e.g. "
+            "[0, 1, 2, 3, 4]."
+        )
+
+
 class Team(models.Model):
     """A group of counselors working one queue, led by one or more supervisors."""
 
@@ -94,7 +106,9 @@ class Team(models.Model):
     business_hours_start = models.TimeField(default=time(8, 0))
     business_hours_end = models.TimeField(default=time(20, 0))
     business_days = models.JSONField(
-        default=all_week, help_text="Weekdays open, Monday = 0 … Sunday = 6."
+        default=all_week,
+        validators=[validate_weekdays],
+        help_text="Weekdays open, Monday = 0 … Sunday = 6.",
     )
     after_hours_sla_minutes = models.PositiveSmallIntegerField(
         default=30, validators=[MinValueValidator(1), MaxValueValidator(24 * 60)]

@@ -5,8 +5,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.core.exceptions import ValidationError
 
-from crm.models import User
+from crm.models import Team, User
 from leads.models import Activity, CallBack, CallDisposition, Channel, Lead
 from leads.services.followup import callback_cancel, callback_schedule, lead_call_log
 from leads.services.intake import lead_intake
@@ -295,3 +296,13 @@ def test_with_nobody_else_available_the_lead_stays_and_the_timeline_says_so(
     assert (
         CallBack.objects.open().filter(lead=lead).values_list("owner", flat=True)
     ).get() == counselor.pk
+
+
+@pytest.mark.parametrize("days", ["0123456", [0, 7], [True], {"mon": 1}])
+def test_business_days_must_be_a_list_of_weekday_numbers(db, days):
+    team = Team(name="Night shift", slug="night-shift", business_days=days)
+
+    with pytest.raises(ValidationError) as refusal:
+        team.full_clean()
+
+    assert "business_days" in refusal.value.message_dict
