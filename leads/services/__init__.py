@@ -268,20 +268,6 @@ def lead_create(
         data={"channel": channel, "source": lead.source_id},
         at=at,
     )
-    if owner is not None or routed_by:
-        summary = f"Assigned to {owner}" if owner else f"Waiting in the {team} queue"
-        _activity_record(
-            lead=lead,
-            kind=Activity.Kind.ASSIGNMENT,
-            actor=by,
-            summary=f"{summary} ({routed_by})" if routed_by else summary,
-            data={
-                "owner": owner.pk if owner else None,
-                "team": team.pk if team else None,
-                "routing": routed_by,
-            },
-            at=at,
-        )
     audit_record(
         actor=by,
         action="create",
@@ -289,10 +275,59 @@ def lead_create(
         object_id=lead.pk,
         lead_id=lead.pk,
     )
-    if owner is not None and alert_owner:
-        _alert_new_owner(lead=lead, by=by)
+    if owner is not None or routed_by:
+        _assignment_record(
+            lead=lead, by=by, routed_by=routed_by, alert_owner=alert_owner, at=at
+        )
     logger.info("lead created lead_id=%s channel=%s", lead.pk, channel)
     return lead
+
+
+def lead_route_to(
+    *,
+    lead: Lead,
+    owner: User | None,
+    routed_by: str,
+    by: User | None = None,
+    alert_owner: bool = True,
+) -> Lead:
+    """Give a lead just stored by intake the owner routing chose (or none: it
+    waits in its team's queue), say why on the timeline, and alert the owner.
+
+    Intake stores the lead first and routes it last, so that the counselors' row
+    locks routing takes are held for as little of the transaction as possible.
+    """
+    if owner is not None:
+        Lead.objects.filter(pk=lead.pk).update(owner=owner)
+        lead.owner = owner
+    _assignment_record(lead=lead, by=by, routed_by=routed_by, alert_owner=alert_owner)
+    return lead
+
+
+def _assignment_record(
+    *,
+    lead: Lead,
+    by: User | None,
+    routed_by: str,
+    alert_owner: bool,
+    at: datetime | None = None,
+) -> None:
+    owner, team = lead.owner, lead.team
+    summary = f"Assigned to {owner}" if owner else f"Waiting in the {team} queue"
+    _activity_record(
+        lead=lead,
+        kind=Activity.Kind.ASSIGNMENT,
+        actor=by,
+        summary=f"{summary} ({routed_by})" if routed_by else summary,
+        data={
+            "owner": owner.pk if owner else None,
+            "team": team.pk if team else None,
+            "routing": routed_by,
+        },
+        at=at,
+    )
+    if owner is not None and alert_owner:
+        _alert_new_owner(lead=lead, by=by)
 
 
 @transaction.atomic

@@ -34,7 +34,13 @@ from ..models import (
     Priority,
     Stage,
 )
-from . import lead_check_owner, lead_create, lead_update, touch_record
+from . import (
+    lead_check_owner,
+    lead_create,
+    lead_route_to,
+    lead_update,
+    touch_record,
+)
 from .followup import cadence_stop, callback_create
 from .routing import LeadProfile, counselor_take_turn, owner_takes_back, team_for
 from .sla import sla_due_for
@@ -227,6 +233,7 @@ def lead_intake(
                     by=by,
                     team=team,
                     owner=owner,
+                    sms_consent=sms_consent,
                     speed_to_lead=speed_to_lead,
                     now=now,
                 )
@@ -237,8 +244,6 @@ def lead_intake(
             if existing is None:
                 raise
         else:
-            if sms_consent is not None:
-                _record_consent(lead, sms_consent, details["phone"], now)
             if speed_to_lead:
                 _auto_reply(lead, now=now, just_consented=sms_consent is not None)
             return IntakeResult(lead, duplicate=False)
@@ -269,6 +274,7 @@ def _new_lead(
     by: User | None,
     team: Team | None,
     owner: User | None,
+    sms_consent: SmsConsent | None,
     speed_to_lead: bool,
     now: datetime,
 ) -> Lead:
@@ -284,17 +290,12 @@ def _new_lead(
             source=source,
         )
         team, routed_by = choice.team, choice.why
+    route = owner is None and team is not None
     if owner is not None:
         lead_check_owner(owner=owner, team=team)  # named by staff, not routed
-    elif team is not None:
-        # Routing happens last before the insert: the counselor locks are held
-        # only for the rest of this transaction.
-        owner = counselor_take_turn(team=team, now=now)
-        turn = f"round-robin in {team}" if owner else "no counselor available"
-        routed_by = f"{routed_by}; {turn}" if routed_by else turn
     lead = lead_create(
-        # The phone was found free under the contact lock, the owner checked
-        # above or taken from the team by routing.
+        # The phone was found free under the contact lock; a named owner was
+        # checked above.
         prechecked=True,
         by=by,
         channel=channel,
@@ -303,13 +304,27 @@ def _new_lead(
         attribution=attribution,
         touch_summary=message[:500],
         at=now,
-        routed_by=routed_by,
+        routed_by="" if route else routed_by,
         alert_owner=speed_to_lead,
         sla_due_at=sla_due_for(team=team, source=source, now=now)
         if speed_to_lead
         else None,
         **details,
     )
+    if sms_consent is not None:
+        _record_consent(lead, sms_consent, details["phone"], now)
+    if route:
+        # The turn is taken last: the counselors' row locks are held from here
+        # to the commit, so concurrent intakes wait for each other only briefly.
+        owner = counselor_take_turn(team=team, now=now)
+        turn = f"round-robin in {team}" if owner else "no counselor available"
+        lead = lead_route_to(
+            lead=lead,
+            owner=owner,
+            routed_by=f"{routed_by}; {turn}" if routed_by else turn,
+            by=by,
+            alert_owner=speed_to_lead,
+        )
     if not speed_to_lead:
         return lead
     callback_create(

@@ -14,7 +14,7 @@ from django.db import connection
 from django.test import Client
 
 from crm.models import User
-from leads.models import Channel, Lead, Touch
+from leads.models import Activity, Channel, Lead, Touch
 from leads.services.intake import lead_intake
 from leads.services.sources import source_create
 from notifications.models import Alert
@@ -125,9 +125,14 @@ def test_concurrent_new_leads_are_shared_out_in_turn(team_a):
 
     counts = Counter(Lead.objects.values_list("owner__username", flat=True))
     assert counts == {"c0": 4, "c1": 4, "c2": 4}
-    # Leads are inserted while the turn's locks are held, so their ids follow the
-    # order of the turns: a strict rotation, whoever's intake started first.
-    turns = list(Lead.objects.order_by("id").values_list("owner_id", flat=True))
+    # Assignments are written while the turn's locks are held, so their ids follow
+    # the order of the turns: a strict rotation, whoever's intake started first.
+    turns = [
+        activity.data["owner"]
+        for activity in Activity.objects.filter(kind=Activity.Kind.ASSIGNMENT).order_by(
+            "id"
+        )
+    ]
     assert turns == [user.pk for user in team] * 4
 
 
