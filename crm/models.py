@@ -113,6 +113,18 @@ class Team(models.Model):
     after_hours_sla_minutes = models.PositiveSmallIntegerField(
         default=30, validators=[MinValueValidator(1), MaxValueValidator(24 * 60)]
     )
+    class RingStrategy(models.TextChoices):
+        SEQUENTIAL = "sequential", "One counselor at a time"
+        SIMULTANEOUS = "simultaneous", "All available counselors at once"
+
+    ring_strategy = models.CharField(
+        max_length=12, choices=RingStrategy, default=RingStrategy.SEQUENTIAL
+    )
+    ring_timeout_seconds = models.PositiveSmallIntegerField(
+        default=20,
+        validators=[MinValueValidator(5), MaxValueValidator(60)],
+        help_text="How long each counselor's phone rings before the next one.",
+    )
     sla_reassign_after_minutes = models.PositiveSmallIntegerField(
         default=5,
         validators=[MinValueValidator(1), MaxValueValidator(24 * 60)],

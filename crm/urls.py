@@ -9,6 +9,7 @@ from leads import views as lead_views
 from leads.api import LeadViewSet
 from notifications import webhooks as sms_webhooks
 from notifications.api import AlertPreferencesView, AlertsReadView, AlertsView
+from telephony import webhooks as voice_webhooks
 
 from .api.auth import TokenView
 from .api.me import MeView
@@ -65,6 +66,34 @@ urlpatterns = [
     path("api-auth/", include("rest_framework.urls")),
     path("twilio/sms/incoming/", sms_webhooks.sms_incoming, name="twilio-sms-incoming"),
     path("twilio/sms/status/", sms_webhooks.sms_status, name="twilio-sms-status"),
+    path(
+        "twilio/voice/incoming/",
+        voice_webhooks.voice_incoming,
+        name="twilio-voice-incoming",
+    ),
+    path(
+        "twilio/voice/dial-result/",
+        voice_webhooks.voice_dial_result,
+        name="twilio-voice-dial-result",
+    ),
+    path(
+        "twilio/voice/status/", voice_webhooks.voice_status, name="twilio-voice-status"
+    ),
+    path(
+        "twilio/voice/recording/",
+        voice_webhooks.voice_recording,
+        name="twilio-voice-recording",
+    ),
+    path(
+        "twilio/voice/whisper/",
+        voice_webhooks.voice_whisper,
+        name="twilio-voice-whisper",
+    ),
+    path(
+        "twilio/voice/outbound/",
+        voice_webhooks.voice_outbound,
+        name="twilio-voice-outbound",
+    ),
     path(
         "request-a-call/<slug:slug>/",
         lead_views.request_a_call,

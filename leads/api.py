@@ -2,6 +2,7 @@
 
 import dataclasses
 
+from django.core.exceptions import ValidationError
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -20,6 +21,12 @@ from notifications.serializers import (
     MessageBlockedSerializer,
     MessageCreateSerializer,
     MessageSerializer,
+)
+from telephony import services as voice_services
+from telephony.serializers import (
+    CallBlockedSerializer,
+    CallSerializer,
+    ClickToCallSerializer,
 )
 
 from . import selectors, services
@@ -321,12 +328,56 @@ class LeadViewSet(
         lead = self.get_object()
         serializer = CallOutcomeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        logged = followup.lead_call_log(
-            lead=lead, by=request.user, **serializer.validated_data
-        )
+        data = dict(serializer.validated_data)
+        call = data.pop("call", None)
+        if call is not None and call.lead_id != lead.pk:
+            raise ValidationError({"call": ["That call is not one of this lead's."]})
+        logged = followup.lead_call_log(lead=lead, by=request.user, **data)
+        if call is not None:
+            voice_services.call_set_disposition(
+                call=call, by=request.user, disposition=data["disposition"]
+            )
         return Response(
             CallOutcomeResultSerializer(logged).data, status=status.HTTP_201_CREATED
         )
+
+    @extend_schema(
+        request=ClickToCallSerializer,
+        responses={
+            201: CallSerializer,
+            400: OpenApiResponse(description="You or the lead have no phone number."),
+            409: CallBlockedSerializer,
+            502: CallBlockedSerializer,
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def call(self, request: Request, pk: str) -> Response:
+        """Click-to-call: your phone rings first, then you are connected to the
+        lead with the center's caller ID. Refused (409, and recorded) for a number
+        on the do-not-call list, or outside the lead's calling hours unless
+        `override_quiet_hours` is set (logged)."""
+        lead = self.get_object()
+        serializer = ClickToCallSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            call = voice_services.call_click_to_call(
+                lead=lead, by=request.user, **serializer.validated_data
+            )
+        except voice_services.CallRefused as refused:
+            code = (
+                status.HTTP_502_BAD_GATEWAY
+                if refused.reason == "provider_error"
+                else status.HTTP_409_CONFLICT
+            )
+            return Response(
+                {
+                    "reason": refused.reason,
+                    "detail": refused.detail,
+                    "call": CallSerializer(refused.call).data,
+                },
+                status=code,
+            )
+        return Response(CallSerializer(call).data, status=status.HTTP_201_CREATED)
 
 
 def _add_message_status(rows: list[dict]) -> None:

@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from crm.api.serializers import RejectUnknownFieldsMixin
 from crm.models import User
+from telephony.models import Call
 
 from .models import CallBack, CallDisposition
 from .serializers import UserRefSerializer
@@ -86,6 +87,11 @@ class CallOutcomeSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     call_back_at = serializers.CharField(
         required=False,
         help_text="For call_back_later: ISO date-time, naive = the lead's local time.",
+    )
+    call = serializers.PrimaryKeyRelatedField(
+        queryset=Call.objects.all(),
+        required=False,
+        help_text="The call (from click-to-call or the call log) this outcome is for.",
     )
 
     def validate_call_back_at(self, value: str) -> datetime:

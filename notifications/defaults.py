@@ -44,6 +44,10 @@ DEFAULT_TEMPLATES = {
         "available. {lead_url}"
     ),
     "alert_repeat_inquiry": "{first_name} (#{lead_id}) reached out again. {lead_url}",
+    "alert_missed_call": (
+        "Missed call from {first_name} (#{lead_id}): call back now. {lead_url}"
+    ),
+    "alert_voicemail": "New voicemail from {first_name} (#{lead_id}). {lead_url}",
     "alert_sla_breach": (
         "Lead #{lead_id} ({first_name}) is waiting past its SLA. {lead_url}"
     ),

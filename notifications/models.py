@@ -80,6 +80,8 @@ class MessageTemplate(models.Model):
         ALERT_LEAD_WAITING = "alert_lead_waiting", "Alert: lead waits in the queue"
         ALERT_REPEAT_INQUIRY = "alert_repeat_inquiry", "Alert: repeat inquiry"
         CADENCE_NO_ANSWER = "cadence_no_answer", "Follow-up text after no answer"
+        ALERT_MISSED_CALL = "alert_missed_call", "Alert: missed call"
+        ALERT_VOICEMAIL = "alert_voicemail", "Alert: new voicemail"
 
     key = models.CharField(max_length=32, choices=Key, unique=True)
     body = models.TextField()
@@ -239,6 +241,7 @@ class AlertPreference(models.Model):
         MESSAGE_UNKNOWN = "message_unknown", "A text's outcome is unknown"
         LEAD_WAITING = "lead_waiting", "A lead waits with no counselor free"
         REPEAT_INQUIRY = "repeat_inquiry", "A lead of mine reached out again"
+        MISSED_CALL = "missed_call", "A call nobody answered, or a voicemail"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"

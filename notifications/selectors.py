@@ -20,6 +20,7 @@ DEFAULT_ALERT_PREFERENCES: dict[str, tuple[bool, bool]] = {
     AlertPreference.Kind.MESSAGE_UNKNOWN: (False, True),
     AlertPreference.Kind.LEAD_WAITING: (False, True),
     AlertPreference.Kind.REPEAT_INQUIRY: (True, True),
+    AlertPreference.Kind.MISSED_CALL: (True, True),
 }
 
 SMS_SOURCE_SLUG = "sms"

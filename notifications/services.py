@@ -89,6 +89,8 @@ ALERT_TEMPLATE_KEYS = frozenset(
         MessageTemplate.Key.ALERT_SLA_BREACH,
         MessageTemplate.Key.ALERT_LEAD_WAITING,
         MessageTemplate.Key.ALERT_REPEAT_INQUIRY,
+        MessageTemplate.Key.ALERT_MISSED_CALL,
+        MessageTemplate.Key.ALERT_VOICEMAIL,
     }
 )
 

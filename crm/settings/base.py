@@ -303,6 +303,8 @@ SMS_REQUEUE_AFTER_SECONDS = env_int("SMS_REQUEUE_AFTER_SECONDS", 60)
 SMS_SENDING_STUCK_AFTER_SECONDS = env_int("SMS_SENDING_STUCK_AFTER_SECONDS", 300)
 SMS_MAX_ATTEMPTS = env_int("SMS_MAX_ATTEMPTS", 5)
 VOICE_BACKEND = env("VOICE_BACKEND", "console")
+# The number leads see when a counselor calls them from the CRM.
+VOICE_CALLER_ID = env("VOICE_CALLER_ID", SMS_FROM_NUMBER)
 
 # --- Intake and follow-up -------------------------------------------------------
 # Posts allowed per minute to the intake endpoints, per source key and per client
