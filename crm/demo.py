@@ -52,6 +52,7 @@ DEMO_USERS = [
     ("counselor2", "Jordan", "Reyes", User.Role.COUNSELOR, ["outpatient"], []),
     ("counselor3", "Sam", "Okafor", User.Role.COUNSELOR, ["residential"], []),
 ]
+DEMO_MAIN_NUMBER = "+18885550142"
 DEMO_TEAMS = [
     ("outpatient", "Outpatient admissions (IOP / PHP / OP)"),
     ("residential", "Residential & detox admissions"),
@@ -99,7 +100,7 @@ DEMO_SOURCES = [
         "Main tracking number (888) 555-0142",
         LeadSource.Kind.PHONE,
         Channel.PHONE,
-        {"tracking_number": "+18885550142", "campaign": "Website header number"},
+        {"tracking_number": DEMO_MAIN_NUMBER, "campaign": "Website header number"},
     ),
     DemoSource(
         "referral-harbor",
@@ -323,6 +324,10 @@ def seed_users(*, password: str) -> dict[str, User]:
                 # The demo's history already gives each counselor a full book;
                 # room is left so that new inquiries still route to them.
                 "max_open_leads": 400,
+                # Fictional numbers, so that `simulate_call` has phones to ring.
+                "phone": f"+1888555{len(users) + 150:04d}"
+                if role == User.Role.COUNSELOR
+                else "",
             },
         )
         user.set_password(password)
@@ -344,6 +349,29 @@ def seed_sources() -> dict[str, LeadSource]:
         )[0]
         for source in DEMO_SOURCES
     }
+
+
+def seed_tracking_numbers() -> int:
+    """The demo's main number, so that `simulate_call --to +18885550142` rings."""
+    from telephony.models import TrackingNumber
+
+    source = LeadSource.objects.filter(slug="tracking-main").first()
+    team = Team.objects.filter(slug="outpatient").first()
+    if (
+        source is None
+        or TrackingNumber.objects.filter(number=DEMO_MAIN_NUMBER).exists()
+    ):
+        return 0
+    TrackingNumber.objects.create(
+        number=DEMO_MAIN_NUMBER,
+        name="Website header number",
+        source=source,
+        campaign="Website header number",
+        landing_page="https://www.example-recovery.org/",
+        team=team,
+        greeting="Thank you for calling Example Recovery admissions.",
+    )
+    return 1
 
 
 def seed_routing() -> int:

@@ -113,6 +113,7 @@ class Team(models.Model):
     after_hours_sla_minutes = models.PositiveSmallIntegerField(
         default=30, validators=[MinValueValidator(1), MaxValueValidator(24 * 60)]
     )
+
     class RingStrategy(models.TextChoices):
         SEQUENTIAL = "sequential", "One counselor at a time"
         SIMULTANEOUS = "simultaneous", "All available counselors at once"

@@ -5,20 +5,33 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('crm', '0004_team_business_days_validated'),
+        ("crm", "0004_team_business_days_validated"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='team',
-            name='ring_strategy',
-            field=models.CharField(choices=[('sequential', 'One counselor at a time'), ('simultaneous', 'All available counselors at once')], default='sequential', max_length=12),
+            model_name="team",
+            name="ring_strategy",
+            field=models.CharField(
+                choices=[
+                    ("sequential", "One counselor at a time"),
+                    ("simultaneous", "All available counselors at once"),
+                ],
+                default="sequential",
+                max_length=12,
+            ),
         ),
         migrations.AddField(
-            model_name='team',
-            name='ring_timeout_seconds',
-            field=models.PositiveSmallIntegerField(default=20, help_text="How long each counselor's phone rings before the next one.", validators=[django.core.validators.MinValueValidator(5), django.core.validators.MaxValueValidator(60)]),
+            model_name="team",
+            name="ring_timeout_seconds",
+            field=models.PositiveSmallIntegerField(
+                default=20,
+                help_text="How long each counselor's phone rings before the next one.",
+                validators=[
+                    django.core.validators.MinValueValidator(5),
+                    django.core.validators.MaxValueValidator(60),
+                ],
+            ),
         ),
     ]

@@ -3,7 +3,14 @@ import logging
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from crm.demo import DEMO_USERS, seed_leads, seed_routing, seed_sources, seed_users
+from crm.demo import (
+    DEMO_USERS,
+    seed_leads,
+    seed_routing,
+    seed_sources,
+    seed_tracking_numbers,
+    seed_users,
+)
 from crm.models import User
 from leads.models import Lead
 
@@ -52,6 +59,7 @@ class Command(BaseCommand):
         users = seed_users(password=password)
         sources = seed_sources()
         seed_routing()
+        seed_tracking_numbers()
         if Lead.objects.exists():
             self.stdout.write("Leads already present: no demo leads added.")
         else:
