@@ -132,7 +132,11 @@ def call_incoming(
     """A call reached one of our numbers: find or make its lead, and ring."""
     existing = Call.objects.select_for_update().filter(sid=sid).first() if sid else None
     if existing is not None:
-        # Twilio retried the webhook: ring from where we are, never twice.
+        # Twilio retried the webhook because our answer never reached it: no
+        # second lead, touch or call, and the same counselors rung as in the
+        # lost answer; once a <Dial> has ended, ring from where we are.
+        if not existing.dial_status and existing.answered_at is None:
+            existing.ring_index = 0
         return _ring_or_voicemail(existing, greet=True)
     now = timezone.now()
     dialled = phone_to_e164(to_number)
@@ -282,7 +286,12 @@ def call_whisper(
         response.hangup()
         return response
     if digits is None:
-        source = call.lead.source.name if call.lead_id and call.lead.source_id else ""
+        # The number this call came in on says what the caller is calling about;
+        # the lead's first source is older news (and a withheld caller has none).
+        tracked = call.tracking_number.source if call.tracking_number_id else None
+        if tracked is None and call.lead_id and call.lead.source_id:
+            tracked = call.lead.source
+        source = tracked.name if tracked else ""
         who = f"New caller from {source}" if source else "New caller"
         gather = Gather(
             num_digits=1,
@@ -345,6 +354,10 @@ def call_dial_result(*, call_id: int | None, dial_status: str) -> VoiceResponse:
         return response
     Call.objects.filter(pk=call.pk).update(dial_status=dial_status[:16])
     if call.answered_at is not None and dial_status in ANSWERED_DIAL_STATUSES:
+        response.hangup()
+        return response
+    if not call.is_live:
+        # The caller hung up while it rang: nobody left to ring or to record.
         response.hangup()
         return response
     return _ring_or_voicemail(call, greet=False)
@@ -495,6 +508,8 @@ class RecordingUpdate:
     recording_url: str = ""
     duration: int | None = None
     transcription: str = ""
+    # RecordingStatus of a status callback; <Record>'s own action sends none.
+    status: str = ""
 
 
 @transaction.atomic
@@ -507,6 +522,12 @@ def call_recording(update: RecordingUpdate) -> VoiceResponse:
         response.hangup()
     call = _locked_call(update.call_id)
     if call is None:
+        return response
+    if update.status not in ("", "completed"):
+        # "absent" (silence) or "failed": no audio to keep, nobody to alert.
+        logger.info(
+            "call recording not kept call_id=%s status=%s", call.pk, update.status
+        )
         return response
     fields = ["updated_at"]
     if update.kind == "transcription":

@@ -95,6 +95,7 @@ def voice_recording(request: HttpRequest) -> HttpResponse:
                 recording_url=_param(request, "RecordingUrl", 500),
                 duration=_int_or_none(request.POST.get("RecordingDuration")),
                 transcription=_param(request, "TranscriptionText", 10_000),
+                status=_param(request, "RecordingStatus", 20),
             )
         )
     )
