@@ -550,6 +550,14 @@ def call_recording(update: RecordingUpdate) -> VoiceResponse:
 def _voicemail_left(call: Call) -> None:
     lead = call.lead
     if lead is None:
+        # A withheld number: only the team can listen and decide what to do.
+        team = _call_team(call)
+        if team is not None:
+            alert_team_supervisors(
+                team=team,
+                kind=AlertPreference.Kind.MISSED_CALL,
+                template_key=MessageTemplate.Key.ALERT_VOICEMAIL,
+            )
         return
     seconds = call.recording_duration or 0
     lead_activity_record(
@@ -562,6 +570,13 @@ def _voicemail_left(call: Call) -> None:
     if lead.owner_id and lead.owner.is_active:
         alert_send(
             user=lead.owner,
+            kind=AlertPreference.Kind.MISSED_CALL,
+            lead=lead,
+            template_key=MessageTemplate.Key.ALERT_VOICEMAIL,
+        )
+    elif lead.team_id:
+        alert_team_supervisors(
+            team=lead.team,
             kind=AlertPreference.Kind.MISSED_CALL,
             lead=lead,
             template_key=MessageTemplate.Key.ALERT_VOICEMAIL,

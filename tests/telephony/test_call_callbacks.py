@@ -399,6 +399,28 @@ def test_a_voicemail_is_kept_on_the_call_with_a_timeline_line_and_an_owner_alert
     assert voicemail_alerts.count() == 1
 
 
+def test_a_voicemail_on_a_lead_in_the_queue_alerts_the_supervisors(
+    twilio_post, call_in, tracking_number, counselor, teammate, supervisor
+):
+    # Given a lead waiting in the team queue, and nobody free to take its call
+    make_lead(team=tracking_number.team, owner=None, phone=CALLER, first_name="Quinn")
+    User.objects.filter(pk__in=[counselor.pk, teammate.pk]).update(
+        presence=User.Presence.AWAY
+    )
+    root, call = call_in()
+
+    # When the caller leaves a message
+    twilio_post(
+        record_url(root, "recordingStatusCallback"),
+        payload("voice_recording_status_voicemail", CallSid=call.sid),
+    )
+
+    # Then someone hears about it: the team's supervisors
+    assert Alert.objects.filter(
+        user=supervisor, text__startswith="New voicemail from Quinn"
+    ).exists()
+
+
 def test_a_voicemail_status_callback_alone_is_enough(
     twilio_post, voicemail, tracking_number
 ):
