@@ -40,6 +40,7 @@ _MESSAGES = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Messages\.json
 _MESSAGE = re.compile(
     r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Messages/(?P<sid>[^/]+)\.json$"
 )
+_CALLS = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Calls\.json$")
 
 # Twilio's wording for the errors the fake answers on its own or is told to inject.
 ERROR_MESSAGES: dict[int, str] = {
@@ -121,7 +122,8 @@ def _rfc2822_now() -> str:
 
 
 class FakeTwilio:
-    """Twilio's Messages API on 127.0.0.1, with recording and failure injection.
+    """Twilio's Messages and Calls APIs on 127.0.0.1, with recording and failure
+    injection.
 
     Injected delays, drops and errors apply to message creates only, in that order:
     a delayed request can still be dropped or refused.
@@ -145,6 +147,7 @@ class FakeTwilio:
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._messages: dict[str, dict[str, Any]] = {}
+        self._calls: dict[str, dict[str, Any]] = {}
         self._status_callbacks: dict[str, str] = {}
         self._callback_results: list[CallbackResult] = []
         self._failures: deque[_Injected] = deque()
@@ -217,6 +220,12 @@ class FakeTwilio:
             return {sid: dict(message) for sid, message in self._messages.items()}
 
     @property
+    def calls(self) -> dict[str, dict[str, Any]]:
+        """Calls created through the Calls API, by SID, with the form they came with."""
+        with self._lock:
+            return {sid: dict(call) for sid, call in self._calls.items()}
+
+    @property
     def callback_results(self) -> list[CallbackResult]:
         """Outcomes of the callbacks fired by `auto_callbacks`."""
         with self._lock:
@@ -226,6 +235,7 @@ class FakeTwilio:
         with self._lock:
             self._requests.clear()
             self._messages.clear()
+            self._calls.clear()
             self._status_callbacks.clear()
             self._callback_results.clear()
             self._failures.clear()
@@ -344,6 +354,11 @@ class FakeTwilio:
             if creates["account"] != self.account_sid:
                 return not_found
             return self._create(request.form)
+        placing = request.method == "POST" and _CALLS.match(request.path)
+        if placing:
+            if placing["account"] != self.account_sid:
+                return not_found
+            return self._create_call(request.form)
         found = _MESSAGE.match(request.path)
         if request.method == "GET" and found and found["account"] == self.account_sid:
             with self._lock:
@@ -408,6 +423,48 @@ class FakeTwilio:
             self._status_callbacks[sid] = form.get("StatusCallback", "")
             answer = dict(message)
         return _Answer(201, answer, created_sid=sid)
+
+    def _create_call(self, form: dict[str, str]) -> _Answer:
+        """Twilio's Calls create: a number to ring, a caller ID, and TwiML to run."""
+        to, from_number = form.get("To", ""), form.get("From", "")
+        with self._lock:
+            injected = self._failures_for.get(to)
+        if injected:
+            return _Answer(
+                injected.status,
+                twilio_error(injected.status, injected.code, injected.message),
+            )
+        if not to:
+            return _Answer(400, twilio_error(400, 21201, "No 'To' number is specified"))
+        if not from_number:
+            return _Answer(
+                400, twilio_error(400, 21213, "No 'From' number is specified")
+            )
+        if not (form.get("Url") or form.get("Twiml") or form.get("ApplicationSid")):
+            return _Answer(
+                400, twilio_error(400, 21205, "Url, Twiml or ApplicationSid required")
+            )
+        sid = "CA" + uuid.uuid4().hex
+        now = _rfc2822_now()
+        call: dict[str, Any] = {
+            "account_sid": self.account_sid,
+            "api_version": API_VERSION,
+            "date_created": now,
+            "date_updated": now,
+            "direction": "outbound-api",
+            "from": from_number,
+            "from_formatted": from_number,
+            "sid": sid,
+            "status": "queued",
+            "to": to,
+            "to_formatted": to,
+            "uri": f"/{API_VERSION}/Accounts/{self.account_sid}/Calls/{sid}.json",
+            "form": dict(form),
+        }
+        with self._lock:
+            self._calls[sid] = call
+        answer = {key: value for key, value in call.items() if key != "form"}
+        return _Answer(201, answer)
 
     def _after_answer(self, answer: _Answer) -> None:
         with self._lock:
