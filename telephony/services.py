@@ -326,8 +326,11 @@ def _call_answered(call: Call, counselor: User) -> None:
     lead = call.lead
     if lead is None:
         return
+    # A caller this call just made a lead of belongs to whoever spoke with them;
+    # an earlier lead keeps its owner unless it had none.
+    new_caller = lead.created_at >= call.started_at
     if (
-        lead.owner_id is None
+        (lead.owner_id is None or (new_caller and lead.owner_id != counselor.pk))
         and lead.team_id
         and lead.team.members.filter(pk=counselor.pk).exists()
     ):

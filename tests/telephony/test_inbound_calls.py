@@ -594,6 +594,35 @@ def test_pressing_1_connects_the_counselor_and_records_the_response(
     )
 
 
+def test_a_new_caller_belongs_to_the_counselor_who_answered(
+    call_in, answer, dial_ends, tracking_number, maya, jordan
+):
+    # Given a new caller routed to Maya, who does not pick up
+    root, call = call_in()
+    assert Lead.objects.get().owner == maya
+    second = dial_ends(root, "no-answer")
+
+    # When Jordan takes the call
+    answer(second.find("Dial/Number"), "1")
+
+    # Then the lead is Jordan's: the person has spoken with Jordan
+    lead = Lead.objects.get()
+    assert lead.owner == jordan
+    assert lead.first_response_by == jordan
+
+
+def test_a_known_caller_keeps_their_owner_when_a_teammate_answers(
+    call_in, answer, dial_ends, tracking_number, maya, jordan
+):
+    make_lead(team=tracking_number.team, owner=maya, phone=CALLER)
+    root, _ = call_in()
+    second = dial_ends(root, "no-answer")
+
+    answer(second.find("Dial/Number"), "1")
+
+    assert Lead.objects.get().owner == maya
+
+
 def test_pressing_another_key_hangs_up_and_leaves_the_call_unanswered(
     call_in, answer, tracking_number, maya
 ):
