@@ -22,6 +22,7 @@ from notifications.serializers import (
     MessageCreateSerializer,
     MessageSerializer,
 )
+from telephony import selectors as voice_selectors
 from telephony import services as voice_services
 from telephony.serializers import (
     CallBlockedSerializer,
@@ -216,6 +217,7 @@ class LeadViewSet(
         page = self.paginate_queryset(selectors.lead_timeline(lead=lead))
         rows = ActivitySerializer(page, many=True).data
         _add_message_status(rows)
+        _add_call_details(rows)
         return self.get_paginated_response(rows)
 
     @extend_schema(methods=["get"], request=None, responses=ConversationSerializer)
@@ -341,6 +343,15 @@ class LeadViewSet(
             CallOutcomeResultSerializer(logged).data, status=status.HTTP_201_CREATED
         )
 
+    @extend_schema(request=None, responses=CallSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def calls(self, request: Request, pk: str) -> Response:
+        """The lead's calls, newest first, with recordings and voicemails."""
+        lead = self.get_object()
+        _audit_view(request, lead, detail="calls")
+        page = self.paginate_queryset(voice_selectors.calls_for_lead(lead))
+        return self.get_paginated_response(CallSerializer(page, many=True).data)
+
     @extend_schema(
         request=ClickToCallSerializer,
         responses={
@@ -395,4 +406,26 @@ def _add_message_status(rows: list[dict]) -> None:
                 "status": message.status,
                 "blocked_reason": message.blocked_reason,
                 "error_code": message.error_code,
+            }
+
+
+def _add_call_details(rows: list[dict]) -> None:
+    """Show each call's current state, recording and voicemail on its line."""
+    ids = [row["data"]["call"] for row in rows if "call" in (row["data"] or {})]
+    if not ids:
+        return
+    calls = voice_selectors.calls_by_id(ids)
+    for row in rows:
+        call = calls.get((row["data"] or {}).get("call"))
+        if call is not None:
+            row["call"] = {
+                "id": call.pk,
+                "direction": call.direction,
+                "status": call.status,
+                "duration_seconds": call.duration_seconds,
+                "recording_url": call.recording_url,
+                "recording_duration": call.recording_duration,
+                "is_voicemail": call.is_voicemail,
+                "transcription": call.transcription,
+                "disposition": call.disposition,
             }

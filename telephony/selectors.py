@@ -54,3 +54,7 @@ def calls_for_lead(lead: Lead) -> QuerySet[Call]:
         .select_related("counselor", "tracking_number")
         .order_by("-started_at", "-id")
     )
+
+
+def calls_by_id(ids: list[int]) -> dict[int, Call]:
+    return Call.objects.in_bulk(ids)

@@ -538,3 +538,23 @@ def test_a_counselor_is_rung_again_once_their_call_ended(
     _, after = call_in(incoming_payload(from_number="+13055550144"))
 
     assert counselor.pk in after.ring_list
+
+
+def test_the_lead_api_lists_calls_and_shows_the_voicemail_on_the_timeline(
+    twilio_post, voicemail, tracking_number, counselor, client_for
+):
+    root, call = voicemail
+    twilio_post(
+        record_url(root, "recordingStatusCallback"),
+        payload("voice_recording_status_voicemail", CallSid=call.sid),
+    )
+    client = client_for(counselor)
+
+    calls = client.get(f"/api/v1/leads/{call.lead_id}/calls/").data["results"]
+    timeline = client.get(f"/api/v1/leads/{call.lead_id}/timeline/").data["results"]
+
+    assert [(row["id"], row["is_voicemail"]) for row in calls] == [(call.pk, True)]
+    assert calls[0]["recording_url"].startswith("https://")
+    voicemail_line = next(row for row in timeline if row["summary"].startswith("Voice"))
+    assert voicemail_line["call"]["is_voicemail"] is True
+    assert voicemail_line["call"]["recording_url"] == calls[0]["recording_url"]
