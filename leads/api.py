@@ -2,7 +2,6 @@
 
 import dataclasses
 
-from django.core.exceptions import ValidationError
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -332,12 +331,11 @@ class LeadViewSet(
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         call = data.pop("call", None)
-        if call is not None and call.lead_id != lead.pk:
-            raise ValidationError({"call": ["That call is not one of this lead's."]})
-        logged = followup.lead_call_log(lead=lead, by=request.user, **data)
-        if call is not None:
-            voice_services.call_set_disposition(
-                call=call, by=request.user, disposition=data["disposition"]
+        if call is None:
+            logged = followup.lead_call_log(lead=lead, by=request.user, **data)
+        else:
+            logged = voice_services.call_set_disposition(
+                call=call, lead=lead, by=request.user, **data
             )
         return Response(
             CallOutcomeResultSerializer(logged).data, status=status.HTTP_201_CREATED

@@ -24,7 +24,10 @@ from leads.geo import USState
 from leads.models import Activity, CallBack, Channel, Lead, LeadSource
 from leads.services import lead_activity_record, lead_assign
 from leads.services.followup import (
+    CallLogged,
+    both_local_times,
     callback_create,
+    lead_call_log,
     lead_record_response,
     within_calling_hours,
 )
@@ -628,6 +631,9 @@ def call_click_to_call(
     """
     from .backends import VoiceError, get_backend
 
+    # A misconfigured backend fails here, before a call is written that would
+    # stay "live" and keep the counselor from being rung.
+    backend = get_backend()
     if not by.phone:
         raise ValidationError(
             {"phone": ["Add your own phone number first (phone on /api/v1/me/)."]}
@@ -646,17 +652,18 @@ def call_click_to_call(
             started_at=now,
         )
         reason, detail = "", ""
+        allowed = within_calling_hours(lead, now)
         if do_not_call_contains(str(lead.phone)):
             reason, detail = "do_not_call", "This number asked not to be called."
-        elif within_calling_hours(lead, now) != now:
+        elif allowed != now:
             if override_quiet_hours:
                 call.quiet_hours_override = True
             else:
-                allowed = within_calling_hours(lead, now)
                 reason = "quiet_hours"
+                # In the lead's own time: that is the clock the law looks at.
                 detail = (
-                    "It is outside calling hours for this lead; calling opens at "
-                    f"{timezone.localtime(allowed):%H:%M %Z}. Call now only with an "
+                    "It is outside calling hours for this lead; calling opens "
+                    f"{both_local_times(lead, allowed)}. Call now only with an "
                     "explicit override."
                 )
         if reason:
@@ -690,21 +697,30 @@ def call_click_to_call(
     if reason:
         raise CallRefused(reason, detail, call)
     try:
-        sid = get_backend().create_call(
+        sid = backend.create_call(
             to=str(by.phone),
             from_=settings.VOICE_CALLER_ID,
             url=voice_url("outbound", call=call.pk),
             status_callback=voice_url("status", call=call.pk),
         )
     except VoiceError as exc:
-        Call.objects.filter(pk=call.pk).update(
-            status=Call.Status.FAILED, error_message=str(exc)[:255]
-        )
-        call.refresh_from_db()
+        _call_not_placed(call, str(exc))
         raise CallRefused("provider_error", str(exc), call) from exc
+    except Exception:
+        # Left "queued", the call would count as live for good.
+        _call_not_placed(call, "The call could not be placed (unexpected error).")
+        raise
     Call.objects.filter(pk=call.pk, sid__isnull=True).update(sid=sid)
     call.refresh_from_db()
     return call
+
+
+def _call_not_placed(call: Call, error: str) -> None:
+    logger.warning("click-to-call not placed call_id=%s", call.pk)
+    Call.objects.filter(pk=call.pk).update(
+        status=Call.Status.FAILED, error_message=error[:255]
+    )
+    call.refresh_from_db()
 
 
 def call_outbound_twiml(*, call_id: int | None) -> VoiceResponse:
@@ -717,9 +733,20 @@ def call_outbound_twiml(*, call_id: int | None) -> VoiceResponse:
         if call_id
         else None
     )
-    if call is None or call.status == Call.Status.BLOCKED or call.lead is None:
+    if call is None or not call.is_live or call.lead is None:
         response.hangup()
         return response
+    if do_not_call_contains(call.to_number):
+        # Added to the list while the counselor's phone rang: honoured at once.
+        response.say("This number is now on the do-not-call list. Goodbye.")
+        response.hangup()
+        return response
+    if call.counselor_id is not None:
+        # On this call: not rung for inbound ones nor routed new leads until it
+        # ends (the status callback releases them).
+        User.objects.filter(
+            pk=call.counselor_id, presence=User.Presence.AVAILABLE
+        ).update(presence=User.Presence.BUSY, presence_changed_at=timezone.now())
     response.say(f"Connecting you to {call.lead.first_name or 'the lead'}.")
     dial = Dial(caller_id=settings.VOICE_CALLER_ID, answer_on_bridge=True)
     dial.number(call.to_number)
@@ -729,11 +756,44 @@ def call_outbound_twiml(*, call_id: int | None) -> VoiceResponse:
 
 @transaction.atomic
 def call_set_disposition(
-    *, call: Call, by: User, disposition: str, at: datetime | None = None
-) -> Call:
-    """Record the counselor's outcome of one call (the cadence follows it)."""
-    Call.objects.filter(pk=call.pk).update(
-        disposition=disposition, disposition_by=by, disposition_at=at or timezone.now()
+    *,
+    call: Call,
+    lead: Lead,
+    by: User,
+    disposition: str,
+    note: str = "",
+    call_back_at: datetime | None = None,
+    at: datetime | None = None,
+) -> CallLogged:
+    """Log how one of the lead's calls went: kept on the call, and the cadence
+    follows it (`lead_call_log`), both or neither."""
+    # The call before the lead, as the status callbacks lock them (deadlocks).
+    locked = (
+        Call.objects.select_for_update(of=("self",))
+        .filter(pk=call.pk, lead_id=lead.pk)
+        .first()
     )
-    call.refresh_from_db()
-    return call
+    if locked is None:
+        raise ValidationError({"call": ["That call is not one of this lead's."]})
+    if locked.status == Call.Status.BLOCKED or (
+        locked.status == Call.Status.FAILED and not locked.sid
+    ):
+        # Logging "no answer" for it would count a follow-up attempt never made.
+        raise ValidationError({"call": ["This call was never placed."]})
+    if locked.disposition:
+        # A second submission would count the same call twice in the cadence.
+        raise ValidationError({"call": ["This call's outcome is already logged."]})
+    logged = lead_call_log(
+        lead=lead,
+        by=by,
+        disposition=disposition,
+        note=note,
+        call_back_at=call_back_at,
+        at=at,
+    )
+    Call.objects.filter(pk=locked.pk).update(
+        disposition=disposition,
+        disposition_by=by,
+        disposition_at=logged.activity.at,
+    )
+    return logged

@@ -2,7 +2,14 @@
 
 
 class VoiceError(Exception):
-    """The call could not be placed; the message says why (no phone numbers)."""
+    """The call could not be placed; the message says why (no phone numbers).
+
+    `code` is the provider's error code when it refused the call, else None.
+    """
+
+    def __init__(self, message: str, *, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class VoiceBackend:

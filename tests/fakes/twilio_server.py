@@ -1,4 +1,4 @@
-"""A local fake of Twilio's Messages REST API, for tests and benchmarks.
+"""A local fake of Twilio's Messages and Calls REST APIs, for tests and benchmarks.
 
 Start it, point ``TWILIO_API_BASE_URL`` at ``fake.base_url`` and the real ``twilio``
 client talks to it. The server is stdlib only; Twilio's own ``RequestValidator``
@@ -8,6 +8,8 @@ signs the status callbacks, so webhook code is checked against the real algorith
         fake.fail_next(code=21610, status=400)
         ...  # send through TwilioBackend
         fake.fire_status_callback(sid, "delivered")
+        ...  # place a call through TwilioVoiceBackend
+        fake.fire_call_status_callback(call_sid, "completed", duration=95)
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import socket
 import threading
 import uuid
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -41,6 +43,24 @@ _MESSAGE = re.compile(
     r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Messages/(?P<sid>[^/]+)\.json$"
 )
 _CALLS = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Calls\.json$")
+_CALL = re.compile(
+    r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Calls/(?P<sid>[^/]+)\.json$"
+)
+_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+# What Calls create accepts as a number to ring besides a phone number.
+_CALL_ENDPOINTS = ("client:", "sip:")
+_CALL_EVENTS = frozenset({"initiated", "ringing", "answered", "completed"})
+# The StatusCallbackEvent each call status is reported under.
+_CALL_STATUS_EVENTS: dict[str, str] = {
+    "initiated": "initiated",
+    "ringing": "ringing",
+    "in-progress": "answered",
+    "completed": "completed",
+    "busy": "completed",
+    "no-answer": "completed",
+    "failed": "completed",
+    "canceled": "completed",
+}
 
 # Twilio's wording for the errors the fake answers on its own or is told to inject.
 ERROR_MESSAGES: dict[int, str] = {
@@ -49,7 +69,11 @@ ERROR_MESSAGES: dict[int, str] = {
     20429: "Too Many Requests",
     20500: "An internal server error has occurred",
     20503: "Service Unavailable",
+    21201: "No 'To' number is specified",
+    21205: "Url is not a valid URL",
     21211: "Invalid 'To' Phone Number",
+    21212: "Invalid 'From' Phone Number",
+    21213: "No 'From' number is specified",
     21602: "Message body is required.",
     21603: "A 'From' phone number is required.",
     21604: "A 'To' phone number is required.",
@@ -73,6 +97,9 @@ class RecordedRequest:
     headers: http.client.HTTPMessage  # case-insensitive lookups
     auth: tuple[str, str] | None
     client_address: tuple[str, int]  # one port per kept-alive connection
+    # Every value of every field; `form` keeps only the last of a repeated one
+    # (StatusCallbackEvent is sent once per event).
+    form_lists: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -125,8 +152,8 @@ class FakeTwilio:
     """Twilio's Messages and Calls APIs on 127.0.0.1, with recording and failure
     injection.
 
-    Injected delays, drops and errors apply to message creates only, in that order:
-    a delayed request can still be dropped or refused.
+    Injected delays, drops and errors apply to the next creates, of messages and
+    calls alike, in that order: a delayed request can still be dropped or refused.
     """
 
     def __init__(
@@ -148,7 +175,10 @@ class FakeTwilio:
         self._requests: list[RecordedRequest] = []
         self._messages: dict[str, dict[str, Any]] = {}
         self._calls: dict[str, dict[str, Any]] = {}
+        self._created_by: dict[str, RecordedRequest] = {}
         self._status_callbacks: dict[str, str] = {}
+        self._call_events: dict[str, frozenset[str]] = {}
+        self._call_sequence: dict[str, int] = {}
         self._callback_results: list[CallbackResult] = []
         self._failures: deque[_Injected] = deque()
         self._failures_for: dict[str, _Injected] = {}
@@ -221,9 +251,14 @@ class FakeTwilio:
 
     @property
     def calls(self) -> dict[str, dict[str, Any]]:
-        """Calls created through the Calls API, by SID, with the form they came with."""
+        """Calls created through the Calls API, by SID, as a GET would show them."""
         with self._lock:
             return {sid: dict(call) for sid, call in self._calls.items()}
+
+    def created_by(self, sid: str) -> RecordedRequest:
+        """The create request that made message or call `sid` (its form, auth...)."""
+        with self._lock:
+            return self._created_by[sid]
 
     @property
     def callback_results(self) -> list[CallbackResult]:
@@ -236,7 +271,10 @@ class FakeTwilio:
             self._requests.clear()
             self._messages.clear()
             self._calls.clear()
+            self._created_by.clear()
             self._status_callbacks.clear()
+            self._call_events.clear()
+            self._call_sequence.clear()
             self._callback_results.clear()
             self._failures.clear()
             self._failures_for.clear()
@@ -255,7 +293,7 @@ class FakeTwilio:
         message: str = "",
         count: int = 1,
     ) -> None:
-        """Answer the next `count` creates with this Twilio error."""
+        """Answer the next `count` creates (messages or calls) with this error."""
         error = _Injected(status, code, message or ERROR_MESSAGES.get(code, ""))
         with self._lock:
             self._failures.extend([error] * count)
@@ -313,6 +351,62 @@ class FakeTwilio:
         signature = RequestValidator(self.auth_token).compute_signature(url, params)
         return _post_form(url, params, {"X-Twilio-Signature": signature})
 
+    def fire_call_status_callback(
+        self,
+        sid: str,
+        status: str,
+        *,
+        duration: int | None = None,
+        answered_by: str = "",
+    ) -> int | None:
+        """POST a signed call status callback as Twilio would; return the HTTP
+        status, or None when Twilio would not send it: the call did not ask for
+        the status's event (only "completed" is sent unasked)."""
+        event = _CALL_STATUS_EVENTS.get(status)
+        if event is None:
+            raise ValueError(f"unknown call status {status!r}")
+        now = _rfc2822_now()
+        with self._lock:
+            call = self._calls[sid]
+            url = self._status_callbacks.get(sid, "")
+            if not url:
+                raise ValueError(f"call {sid} was created without a StatusCallback")
+            call["status"] = status
+            call["date_updated"] = now
+            if call["start_time"] is None:
+                call["start_time"] = now  # dialled
+            if event == "completed":
+                call["end_time"] = now
+                call["duration"] = str(duration or 0)
+            if answered_by:
+                call["answered_by"] = answered_by
+            if event not in self._call_events.get(sid, frozenset()):
+                return None
+            sequence = self._call_sequence.get(sid, 0)
+            self._call_sequence[sid] = sequence + 1
+            params = {
+                "AccountSid": call["account_sid"],
+                "ApiVersion": API_VERSION,
+                "CallSid": sid,
+                "CallStatus": status,
+                "CallbackSource": "call-progress-events",
+                "Called": call["to"],
+                "Caller": call["from"],
+                "Direction": call["direction"],
+                "From": call["from"],
+                "SequenceNumber": str(sequence),
+                "Timestamp": now,
+                "To": call["to"],
+            }
+        if event == "completed":
+            seconds = duration or 0
+            params["CallDuration"] = str(seconds)
+            params["Duration"] = str(-(-seconds // 60))  # billed minutes
+        if answered_by:
+            params["AnsweredBy"] = answered_by
+        signature = RequestValidator(self.auth_token).compute_signature(url, params)
+        return _post_form(url, params, {"X-Twilio-Signature": signature})
+
     def _fire_auto_callbacks(self, sid: str, statuses: list[str]) -> None:
         for status in statuses:
             try:
@@ -330,10 +424,12 @@ class FakeTwilio:
     def _answer(self, request: RecordedRequest) -> _Answer | None:
         """Return the answer to `request`, or None to drop the connection."""
         creates = request.method == "POST" and _MESSAGES.match(request.path)
+        placing = request.method == "POST" and _CALLS.match(request.path)
         with self._lock:
             self._requests.append(request)
-            delay = self._delays.popleft() if creates and self._delays else 0.0
-            drop = bool(creates and self._drops)
+            any_create = creates or placing
+            delay = self._delays.popleft() if any_create and self._delays else 0.0
+            drop = bool(any_create and self._drops)
             if drop:
                 self._drops -= 1
             wake = self._wake
@@ -353,20 +449,25 @@ class FakeTwilio:
         if creates:
             if creates["account"] != self.account_sid:
                 return not_found
-            return self._create(request.form)
-        placing = request.method == "POST" and _CALLS.match(request.path)
+            return self._create(request)
         if placing:
             if placing["account"] != self.account_sid:
                 return not_found
-            return self._create_call(request.form)
+            return self._create_call(request)
         found = _MESSAGE.match(request.path)
         if request.method == "GET" and found and found["account"] == self.account_sid:
             with self._lock:
                 message = self._messages.get(found["sid"])
             return _Answer(200, dict(message)) if message else not_found
+        found = _CALL.match(request.path)
+        if request.method == "GET" and found and found["account"] == self.account_sid:
+            with self._lock:
+                call = self._calls.get(found["sid"])
+            return _Answer(200, dict(call)) if call else not_found
         return not_found
 
-    def _create(self, form: dict[str, str]) -> _Answer:
+    def _create(self, request: RecordedRequest) -> _Answer:
+        form = request.form
         to = form.get("To", "")
         with self._lock:
             injected = self._failures.popleft() if self._failures else None
@@ -420,50 +521,69 @@ class FakeTwilio:
         }
         with self._lock:
             self._messages[sid] = message
+            self._created_by[sid] = request
             self._status_callbacks[sid] = form.get("StatusCallback", "")
             answer = dict(message)
         return _Answer(201, answer, created_sid=sid)
 
-    def _create_call(self, form: dict[str, str]) -> _Answer:
+    def _create_call(self, request: RecordedRequest) -> _Answer:
         """Twilio's Calls create: a number to ring, a caller ID, and TwiML to run."""
+        form = request.form
         to, from_number = form.get("To", ""), form.get("From", "")
         with self._lock:
-            injected = self._failures_for.get(to)
+            injected = self._failures.popleft() if self._failures else None
+            injected = injected or self._failures_for.get(to)
         if injected:
             return _Answer(
                 injected.status,
                 twilio_error(injected.status, injected.code, injected.message),
             )
-        if not to:
-            return _Answer(400, twilio_error(400, 21201, "No 'To' number is specified"))
-        if not from_number:
-            return _Answer(
-                400, twilio_error(400, 21213, "No 'From' number is specified")
-            )
-        if not (form.get("Url") or form.get("Twiml") or form.get("ApplicationSid")):
-            return _Answer(
-                400, twilio_error(400, 21205, "Url, Twiml or ApplicationSid required")
-            )
+        refused = _invalid_call_form(request)
+        if refused is not None:
+            return refused
         sid = "CA" + uuid.uuid4().hex
         now = _rfc2822_now()
+        uri = f"/{API_VERSION}/Accounts/{self.account_sid}/Calls/{sid}"
         call: dict[str, Any] = {
             "account_sid": self.account_sid,
+            "annotation": None,
+            "answered_by": None,
             "api_version": API_VERSION,
+            "caller_name": None,
             "date_created": now,
             "date_updated": now,
             "direction": "outbound-api",
+            "duration": None,
+            "end_time": None,
+            "forwarded_from": None,
             "from": from_number,
-            "from_formatted": from_number,
+            "from_formatted": _formatted(from_number),
+            "group_sid": None,
+            "parent_call_sid": None,
+            "phone_number_sid": "PN" + uuid.uuid4().hex,
+            "price": None,
+            "price_unit": "USD",
+            "queue_time": "0",
             "sid": sid,
+            "start_time": None,
             "status": "queued",
+            "subresource_uris": {
+                name: f"{uri}/{name.title().replace('_', '')}.json"
+                for name in ("notifications", "recordings", "payments", "events")
+            },
             "to": to,
-            "to_formatted": to,
-            "uri": f"/{API_VERSION}/Accounts/{self.account_sid}/Calls/{sid}.json",
-            "form": dict(form),
+            "to_formatted": _formatted(to),
+            "trunk_sid": None,
+            "uri": f"{uri}.json",
         }
+        events = set(request.form_lists.get("StatusCallbackEvent", []))
         with self._lock:
             self._calls[sid] = call
-        answer = {key: value for key, value in call.items() if key != "form"}
+            self._created_by[sid] = request
+            self._status_callbacks[sid] = form.get("StatusCallback", "")
+            # "completed" is reported whether or not it was asked for.
+            self._call_events[sid] = frozenset(events | {"completed"})
+            answer = dict(call)
         return _Answer(201, answer)
 
     def _after_answer(self, answer: _Answer) -> None:
@@ -476,6 +596,55 @@ class FakeTwilio:
                 name="fake-twilio-callbacks",
                 daemon=True,
             ).start()
+
+
+def _invalid_call_form(request: RecordedRequest) -> _Answer | None:
+    """Twilio's answer to a Calls create it refuses, or None when it is valid."""
+    form = request.form
+
+    def refuse(code: int, message: str = "") -> _Answer:
+        return _Answer(400, twilio_error(400, code, message))
+
+    to, from_number = form.get("To", ""), form.get("From", "")
+    if not to:
+        return refuse(21201)
+    if not (_E164.match(to) or to.startswith(_CALL_ENDPOINTS)):
+        return refuse(21211)
+    if not from_number:
+        return refuse(21213)
+    if not (_E164.match(from_number) or from_number.startswith("client:")):
+        return refuse(21212)
+    instructions = [
+        name for name in ("Url", "Twiml", "ApplicationSid") if form.get(name)
+    ]
+    if not instructions:
+        return refuse(21205, "Url, Twiml or ApplicationSid is required")
+    if len(instructions) > 1:
+        # Twilio ignores all but one; our backend must not leave it guessing.
+        return refuse(21205, "Use exactly one of Url, Twiml and ApplicationSid")
+    for name in ("Url", "StatusCallback", "FallbackUrl"):
+        if form.get(name) and not _absolute_url(form[name]):
+            return refuse(21205, f"{name} is not a valid URL")
+    for name in ("Method", "StatusCallbackMethod", "FallbackMethod"):
+        if form.get(name, "POST").upper() not in {"GET", "POST"}:
+            return refuse(21205, f"{name} must be GET or POST")
+    unknown = set(request.form_lists.get("StatusCallbackEvent", [])) - _CALL_EVENTS
+    if unknown:
+        text = f"Invalid StatusCallbackEvent: {', '.join(sorted(unknown))}"
+        return refuse(21205, text)
+    return None
+
+
+def _absolute_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in {"http", "https"} and bool(parts.netloc)
+
+
+def _formatted(number: str) -> str:
+    """A number as Twilio shows it: (212) 555-0142 for a US one."""
+    if re.fullmatch(r"\+1[0-9]{10}", number):
+        return f"({number[2:5]}) {number[5:8]}-{number[8:]}"
+    return number
 
 
 def _post_form(url: str, params: dict[str, str], headers: dict[str, str]) -> int:
@@ -571,17 +740,21 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         parts = urlsplit(self.path)
-        form: dict[str, str] = {}
+        pairs: list[tuple[str, str]] = []
         if self.headers.get_content_type() == "application/x-www-form-urlencoded":
-            form = dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
+            pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True)
+        form_lists: dict[str, list[str]] = {}
+        for name, value in pairs:
+            form_lists.setdefault(name, []).append(value)
         request = RecordedRequest(
             method=self.command,
             path=parts.path,
             query=parts.query,
-            form=form,
+            form=dict(pairs),
             headers=self.headers,
             auth=_basic_auth(self.headers.get("Authorization")),
             client_address=self.client_address,
+            form_lists=form_lists,
         )
         answer = self.server.fake._answer(request)
         if answer is None:
