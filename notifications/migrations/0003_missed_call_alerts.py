@@ -4,25 +4,69 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('notifications', '0002_intake_alerts_and_templates'),
+        ("notifications", "0002_intake_alerts_and_templates"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='alert',
-            name='kind',
-            field=models.CharField(choices=[('lead_assigned', 'New lead assigned to me'), ('lead_replied', 'A lead replied'), ('callback_due', 'A call-back is due'), ('sla_breach', 'A lead waits past its SLA'), ('message_unknown', "A text's outcome is unknown"), ('lead_waiting', 'A lead waits with no counselor free'), ('repeat_inquiry', 'A lead of mine reached out again'), ('missed_call', 'A call nobody answered, or a voicemail')], max_length=16),
+            model_name="alert",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("lead_assigned", "New lead assigned to me"),
+                    ("lead_replied", "A lead replied"),
+                    ("callback_due", "A call-back is due"),
+                    ("sla_breach", "A lead waits past its SLA"),
+                    ("message_unknown", "A text's outcome is unknown"),
+                    ("lead_waiting", "A lead waits with no counselor free"),
+                    ("repeat_inquiry", "A lead of mine reached out again"),
+                    ("missed_call", "A call nobody answered, or a voicemail"),
+                ],
+                max_length=16,
+            ),
         ),
         migrations.AlterField(
-            model_name='alertpreference',
-            name='kind',
-            field=models.CharField(choices=[('lead_assigned', 'New lead assigned to me'), ('lead_replied', 'A lead replied'), ('callback_due', 'A call-back is due'), ('sla_breach', 'A lead waits past its SLA'), ('message_unknown', "A text's outcome is unknown"), ('lead_waiting', 'A lead waits with no counselor free'), ('repeat_inquiry', 'A lead of mine reached out again'), ('missed_call', 'A call nobody answered, or a voicemail')], max_length=16),
+            model_name="alertpreference",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("lead_assigned", "New lead assigned to me"),
+                    ("lead_replied", "A lead replied"),
+                    ("callback_due", "A call-back is due"),
+                    ("sla_breach", "A lead waits past its SLA"),
+                    ("message_unknown", "A text's outcome is unknown"),
+                    ("lead_waiting", "A lead waits with no counselor free"),
+                    ("repeat_inquiry", "A lead of mine reached out again"),
+                    ("missed_call", "A call nobody answered, or a voicemail"),
+                ],
+                max_length=16,
+            ),
         ),
         migrations.AlterField(
-            model_name='messagetemplate',
-            name='key',
-            field=models.CharField(choices=[('web_auto_reply', 'Auto-reply to a new web lead'), ('missed_call', 'Sorry we missed your call'), ('callback_reminder', 'Call-back reminder'), ('opt_out_confirmation', 'Opt-out confirmation'), ('opt_in_confirmation', 'Opt-in confirmation'), ('help', 'HELP reply'), ('first_message_footer', 'First-message disclosure'), ('alert_lead_assigned', 'Alert: new lead assigned'), ('alert_lead_replied', 'Alert: lead replied'), ('alert_callback_due', 'Alert: call-back due'), ('alert_sla_breach', 'Alert: SLA breach'), ('alert_lead_waiting', 'Alert: lead waits in the queue'), ('alert_repeat_inquiry', 'Alert: repeat inquiry'), ('cadence_no_answer', 'Follow-up text after no answer'), ('alert_missed_call', 'Alert: missed call'), ('alert_voicemail', 'Alert: new voicemail')], max_length=32, unique=True),
+            model_name="messagetemplate",
+            name="key",
+            field=models.CharField(
+                choices=[
+                    ("web_auto_reply", "Auto-reply to a new web lead"),
+                    ("missed_call", "Sorry we missed your call"),
+                    ("callback_reminder", "Call-back reminder"),
+                    ("opt_out_confirmation", "Opt-out confirmation"),
+                    ("opt_in_confirmation", "Opt-in confirmation"),
+                    ("help", "HELP reply"),
+                    ("first_message_footer", "First-message disclosure"),
+                    ("alert_lead_assigned", "Alert: new lead assigned"),
+                    ("alert_lead_replied", "Alert: lead replied"),
+                    ("alert_callback_due", "Alert: call-back due"),
+                    ("alert_sla_breach", "Alert: SLA breach"),
+                    ("alert_lead_waiting", "Alert: lead waits in the queue"),
+                    ("alert_repeat_inquiry", "Alert: repeat inquiry"),
+                    ("cadence_no_answer", "Follow-up text after no answer"),
+                    ("alert_missed_call", "Alert: missed call"),
+                    ("alert_voicemail", "Alert: new voicemail"),
+                ],
+                max_length=32,
+                unique=True,
+            ),
         ),
     ]
