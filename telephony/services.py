@@ -9,12 +9,13 @@ forward.
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
@@ -797,3 +798,55 @@ def call_set_disposition(
         disposition_at=logged.activity.at,
     )
     return logged
+
+
+# --- Housekeeping ---------------------------------------------------------------
+
+
+# A call still "ringing" after this never got its final callback; one "in
+# progress" this long was not closed either. Either would keep its counselor
+# from being rung for good.
+STALE_RINGING = timedelta(minutes=15)
+STALE_IN_PROGRESS = timedelta(hours=4)
+
+
+def calls_close_stale(*, now: datetime | None = None) -> int:
+    """Close calls whose final status callback never came, and free their
+    counselors (beat task, `skip_locked`: never waits on a call being updated)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        stale = list(
+            Call.objects.select_for_update(skip_locked=True)
+            .filter(
+                Q(
+                    status__in=[
+                        Call.Status.QUEUED,
+                        Call.Status.INITIATED,
+                        Call.Status.RINGING,
+                    ],
+                    started_at__lte=now - STALE_RINGING,
+                )
+                | Q(
+                    status=Call.Status.IN_PROGRESS,
+                    started_at__lte=now - STALE_IN_PROGRESS,
+                )
+            )
+            .order_by("id")[:500]
+        )
+        for call in stale:
+            call.status = (
+                Call.Status.FAILED
+                if call.answered_at is None
+                else (Call.Status.COMPLETED)
+            )
+            call.ended_at = now
+            call.error_message = "No final status from Twilio; closed by the sweeper."
+            call.save(
+                update_fields=["status", "ended_at", "error_message", "updated_at"]
+            )
+            _release_counselor(call, now)
+            if call.direction == Call.Direction.INBOUND:
+                _call_missed(call, now=now)  # nobody ever answered it
+    if stale:
+        logger.warning("calls closed without a final status n=%s", len(stale))
+    return len(stale)

@@ -186,6 +186,10 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "leads.tasks.cadence_close_unreachable",
         "schedule": 300,
     },
+    "calls-close-stale": {
+        "task": "telephony.tasks.calls_close_stale",
+        "schedule": 120,
+    },
     "intake-receipts-purge": {
         "task": "leads.tasks.intake_receipts_purge",
         "schedule": 6 * 60 * 60,
