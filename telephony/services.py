@@ -724,8 +724,15 @@ def _call_not_placed(call: Call, error: str) -> None:
     call.refresh_from_db()
 
 
-def call_outbound_twiml(*, call_id: int | None) -> VoiceResponse:
-    """The counselor picked up: bridge them to the lead with the center's number."""
+def call_outbound_twiml(
+    *, call_id: int | None, digits: str | None = None
+) -> VoiceResponse:
+    """The counselor's phone answered: once they press 1, bridge them to the lead
+    with the center's number.
+
+    The key press keeps a counselor's own voicemail from "answering" and then
+    ringing the lead into it.
+    """
     response = VoiceResponse()
     call = (
         Call.objects.select_related("lead")
@@ -742,13 +749,28 @@ def call_outbound_twiml(*, call_id: int | None) -> VoiceResponse:
         response.say("This number is now on the do-not-call list. Goodbye.")
         response.hangup()
         return response
-    if call.counselor_id is not None:
-        # On this call: not rung for inbound ones nor routed new leads until it
-        # ends (the status callback releases them).
-        User.objects.filter(
-            pk=call.counselor_id, presence=User.Presence.AVAILABLE
-        ).update(presence=User.Presence.BUSY, presence_changed_at=timezone.now())
-    response.say(f"Connecting you to {call.lead.first_name or 'the lead'}.")
+    name = call.lead.first_name or "the lead"
+    if digits is None:
+        if call.counselor_id is not None:
+            # On this call: not rung for inbound ones nor routed new leads until
+            # it ends (the status callback releases them).
+            User.objects.filter(
+                pk=call.counselor_id, presence=User.Presence.AVAILABLE
+            ).update(presence=User.Presence.BUSY, presence_changed_at=timezone.now())
+        gather = Gather(
+            num_digits=1,
+            timeout=WHISPER_TIMEOUT_SECONDS,
+            action=voice_url("outbound", call=call.pk, step="key"),
+        )
+        gather.say(f"Press 1 to call {name}.")
+        response.append(gather)
+        response.say("No key pressed. Goodbye.")
+        response.hangup()
+        return response
+    if digits != "1":
+        response.hangup()
+        return response
+    response.say(f"Connecting you to {name}.")
     dial = Dial(caller_id=settings.VOICE_CALLER_ID, answer_on_bridge=True)
     dial.number(call.to_number)
     response.append(dial)

@@ -103,7 +103,11 @@ def voice_recording(request: HttpRequest) -> HttpResponse:
 
 @twilio_webhook
 def voice_outbound(request: HttpRequest) -> HttpResponse:
-    """Click-to-call: the counselor answered; connect them to the lead."""
+    """Click-to-call: the counselor answered; on their key press, connect them."""
+    digits = request.POST.get("Digits") if request.GET.get("step") == "key" else None
     return _twiml(
-        services.call_outbound_twiml(call_id=_int_or_none(request.GET.get("call")))
+        services.call_outbound_twiml(
+            call_id=_int_or_none(request.GET.get("call")),
+            digits=(digits or "")[:4] if digits is not None else None,
+        )
     )

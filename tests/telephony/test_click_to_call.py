@@ -132,7 +132,16 @@ def test_the_counselor_answering_is_connected_to_the_lead_with_our_caller_id(
 ):
     call_id = click_to_call(client_for(maya), lead).data["id"]
 
-    root = twiml(twilio_post(f"{OUTBOUND}?call={call_id}", {"CallSid": "CAx"}))
+    # The counselor's phone answers: a key press, not their voicemail, goes on.
+    prompt = twiml(twilio_post(f"{OUTBOUND}?call={call_id}", {"CallSid": "CAx"}))
+    gather = prompt.find("Gather")
+    assert gather.find("Say").text == "Press 1 to call Casey."
+    assert gather.get("action").endswith(f"{OUTBOUND}?call={call_id}&step=key")
+    root = twiml(
+        twilio_post(
+            f"{OUTBOUND}?call={call_id}&step=key", {"CallSid": "CAx", "Digits": "1"}
+        )
+    )
 
     assert [child.tag for child in root] == ["Say", "Dial"]
     assert root.find("Say").text == "Connecting you to Casey."
@@ -245,6 +254,22 @@ def test_the_override_does_not_reach_a_do_not_call_number(maya, lead, client_for
     assert response.status_code == 409
     assert response.data["reason"] == "do_not_call"
     assert locmem.placed == []
+
+
+@pytest.mark.usefixtures("afternoon")
+def test_a_counselors_voicemail_answering_never_dials_the_lead(
+    maya, lead, client_for, twilio_post
+):
+    call_id = click_to_call(client_for(maya), lead).data["id"]
+    path = f"{OUTBOUND}?call={call_id}&step=key"
+
+    # Voicemail presses nothing (Gather times out to the hang-up); a wrong key too.
+    prompt = twiml(twilio_post(f"{OUTBOUND}?call={call_id}", {"CallSid": "CAx"}))
+    wrong_key = twiml(twilio_post(path, {"CallSid": "CAx", "Digits": "9"}))
+
+    assert [child.tag for child in prompt] == ["Gather", "Say", "Hangup"]
+    assert prompt.find("Dial") is None
+    assert [child.tag for child in wrong_key] == ["Hangup"]
 
 
 @pytest.mark.usefixtures("afternoon")
