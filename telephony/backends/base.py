@@ -1,5 +1,7 @@
 """What a voice backend does: place a call that Twilio drives with our TwiML."""
 
+from abc import ABC, abstractmethod
+
 
 class VoiceError(Exception):
     """The call could not be placed; the message says why (no phone numbers).
@@ -12,10 +14,10 @@ class VoiceError(Exception):
         self.code = code
 
 
-class VoiceBackend:
+class VoiceBackend(ABC):
+    @abstractmethod
     def create_call(
         self, *, to: str, from_: str, url: str, status_callback: str
     ) -> str:
         """Ring `to` from `from_`; when answered, Twilio fetches `url`. Return the
         call's SID."""
-        raise NotImplementedError
