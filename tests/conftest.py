@@ -1,4 +1,5 @@
 import os
+from collections.abc import Iterator
 
 import pytest
 from django.conf import settings
@@ -8,6 +9,7 @@ from rest_framework.test import APIClient
 from crm.models import User
 
 from .factories import TeamFactory, UserFactory
+from .fakes.twilio_server import FakeTwilio
 
 UNDER_CI = bool(os.environ.get("CI"))
 
@@ -112,3 +114,21 @@ def client_for(api_client):
         return client
 
     return authenticate
+
+
+@pytest.fixture(scope="module")
+def fake_twilio_server() -> Iterator[FakeTwilio]:
+    """The local fake of Twilio's REST API, one per test module."""
+    with FakeTwilio() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_twilio(fake_twilio_server: FakeTwilio, settings) -> FakeTwilio:
+    """The fake, emptied, with the Twilio backends pointed at it."""
+    fake_twilio_server.reset()
+    settings.TWILIO_ACCOUNT_SID = fake_twilio_server.account_sid
+    settings.TWILIO_AUTH_TOKEN = fake_twilio_server.auth_token
+    settings.TWILIO_API_BASE_URL = fake_twilio_server.base_url
+    settings.TWILIO_HTTP_TIMEOUT = 0.5
+    return fake_twilio_server

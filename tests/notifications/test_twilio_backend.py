@@ -30,22 +30,6 @@ BODY = "Hi Casey, this is Maya from Outpatient about your intake call."
 CALLBACK = "https://crm.example.org/webhooks/twilio/sms-status/"
 
 
-@pytest.fixture(scope="module")
-def fake_twilio_server() -> Iterator[FakeTwilio]:
-    with FakeTwilio() as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake_twilio(fake_twilio_server: FakeTwilio, settings) -> FakeTwilio:
-    fake_twilio_server.reset()
-    settings.TWILIO_ACCOUNT_SID = fake_twilio_server.account_sid
-    settings.TWILIO_AUTH_TOKEN = fake_twilio_server.auth_token
-    settings.TWILIO_API_BASE_URL = fake_twilio_server.base_url
-    settings.TWILIO_HTTP_TIMEOUT = 0.5
-    return fake_twilio_server
-
-
 @pytest.fixture
 def backend(fake_twilio: FakeTwilio) -> TwilioBackend:
     return TwilioBackend()

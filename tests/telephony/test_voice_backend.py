@@ -1,35 +1,16 @@
 """The Twilio voice backend, through the real `twilio` client, against the fake."""
 
-from collections.abc import Iterator
-
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from telephony.backends import get_backend
 from telephony.backends.base import VoiceError
 from telephony.backends.twilio import TwilioVoiceBackend
-from tests.fakes.twilio_server import FakeTwilio
 
 COUNSELOR_PHONE = "+13055550111"
 CALLER_ID = "+18885550100"
 TWIML_URL = "https://crm.example.org/twilio/voice/outbound/?call=7"
 STATUS_URL = "https://crm.example.org/twilio/voice/status/?call=7"
-
-
-@pytest.fixture(scope="module")
-def fake_twilio_server() -> Iterator[FakeTwilio]:
-    with FakeTwilio() as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake_twilio(fake_twilio_server: FakeTwilio, settings) -> FakeTwilio:
-    fake_twilio_server.reset()
-    settings.TWILIO_ACCOUNT_SID = fake_twilio_server.account_sid
-    settings.TWILIO_AUTH_TOKEN = fake_twilio_server.auth_token
-    settings.TWILIO_API_BASE_URL = fake_twilio_server.base_url
-    settings.TWILIO_HTTP_TIMEOUT = 1
-    return fake_twilio_server
 
 
 def place(backend: TwilioVoiceBackend, to: str = COUNSELOR_PHONE) -> str:
