@@ -1,7 +1,10 @@
 """What the benchmark scripts share: the database they run on, and saying so."""
 
 import argparse
+import http.client
+import math
 import sys
+import time
 
 
 def log(args: argparse.Namespace, message: str) -> None:
@@ -55,3 +58,41 @@ def database_description() -> dict:
         "version": version,
         "name": str(connection.settings_dict["NAME"]),
     }
+
+
+def vacuum() -> None:
+    """Reclaim deleted rows and refresh statistics: autovacuum may be off here."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th value of `values` (sorted), nearest rank; NaN when empty."""
+    if not values:
+        return float("nan")
+    return values[max(0, math.ceil(q * len(values)) - 1)]
+
+
+def timed_post(
+    connection: http.client.HTTPConnection, path: str, body, headers: dict
+) -> tuple[float, float, int | str, bool]:
+    """POST once on a kept-alive connection: (start, end, status, server closed).
+
+    A failure is reported by its exception's name as the status, and the
+    connection is closed so that the next post opens a new one.
+    """
+    start = time.monotonic()
+    try:
+        connection.request("POST", path, body=body, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        status: int | str = response.status
+        # Sync gunicorn workers close after every answer; http.client then
+        # opens a new connection for the next request.
+        closed = bool(response.will_close)
+    except (OSError, http.client.HTTPException) as exc:
+        status, closed = type(exc).__name__, False
+        connection.close()
+    return start, time.monotonic(), status, closed

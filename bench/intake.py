@@ -34,7 +34,6 @@ import argparse
 import contextlib
 import http.client
 import json
-import math
 import multiprocessing
 import os
 import random
@@ -54,7 +53,14 @@ from urllib.parse import urlsplit
 
 # bench/ is on sys.path when a script here runs. Both modules only define things.
 from api_leads import start_server, stop_server
-from benchlib import database_description, ensure_database, log
+from benchlib import (
+    database_description,
+    ensure_database,
+    log,
+    percentile,
+    timed_post,
+    vacuum,
+)
 from sms_outbox import (
     _tail,
     _worker_command,
@@ -209,14 +215,6 @@ def delete_bench_leads(team) -> int:
     return deleted
 
 
-def vacuum() -> None:
-    """Reclaim deleted rows and refresh statistics: autovacuum may be off here."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE")
-
-
 # --- Who may be texted now ------------------------------------------------------------
 
 
@@ -315,12 +313,12 @@ class TimedFakeTwilio(FakeTwilio):
     arrivals = []
     arrivals_lock = threading.Lock()
 
-    def _create(self, form):
-        answer = super()._create(form)
+    def _create(self, request):
+        answer = super()._create(request)
         if answer.created_sid:
             # CLOCK_MONOTONIC is one clock for every process of the machine.
             with self.arrivals_lock:
-                self.arrivals.append((form.get("To", ""), time.monotonic()))
+                self.arrivals.append((request.form.get("To", ""), time.monotonic()))
         return answer
 
 fake = TimedFakeTwilio().start()
@@ -428,19 +426,8 @@ def client_run(
                 "message": "Looking for help for my brother, please call.",
             }
         ).encode()
-        now = time.monotonic()
-        try:
-            connection.request("POST", INTAKE_PATH, body=body, headers=headers)
-            response = connection.getresponse()
-            response.read()
-            status = response.status
-            # Sync gunicorn workers close after every answer; http.client then
-            # opens a new connection for the next request.
-            reconnects += response.will_close
-        except (OSError, http.client.HTTPException) as exc:
-            status = type(exc).__name__
-            connection.close()
-        end = time.monotonic()
+        now, end, status, closed = timed_post(connection, INTAKE_PATH, body, headers)
+        reconnects += closed
         posts.append((n, phone, now, end, status))
         now = end
     connection.close()
@@ -699,12 +686,6 @@ def count_queries(key: str, plan: dict, run_tag: str) -> dict:
 
 
 # --- Results --------------------------------------------------------------------------
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    return values[max(0, math.ceil(q * len(values)) - 1)]
 
 
 def summarize(load: dict, fake, team, clock_offset: float, seconds: float) -> dict:

@@ -31,7 +31,6 @@ do, without the enqueueing competing for the CPUs.
 import argparse
 import contextlib
 import json
-import math
 import os
 import re
 import resource
@@ -47,7 +46,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 # bench/ is on sys.path when a script here runs.
-from benchlib import database_description, ensure_database, log
+from benchlib import database_description, ensure_database, log, percentile
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/crm_bench_sms"
@@ -493,12 +492,6 @@ def wait_for_hand_offs(args, ids: list[int], workers: list[subprocess.Popen]) ->
         if stalled or any(worker.poll() is not None for worker in workers):
             return False
         time.sleep(0.1)
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    return values[max(0, math.ceil(q * len(values)) - 1)]
 
 
 def measure(ids: list[int], run_id: str, fake: "FakeTwilioProcess", started_at) -> dict:

@@ -29,7 +29,6 @@ CPUs; the report says who used what.
 import argparse
 import http.client
 import json
-import math
 import os
 import sys
 import tempfile
@@ -43,7 +42,14 @@ from urllib.parse import urlencode, urlsplit
 # bench/ is on sys.path when a script here runs. These modules only define things.
 import intake
 from api_leads import _port_open, start_server, stop_server
-from benchlib import database_description, ensure_database, log
+from benchlib import (
+    database_description,
+    ensure_database,
+    log,
+    percentile,
+    timed_post,
+    vacuum,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/crm_bench_voice"
@@ -211,14 +217,6 @@ def delete_bench_rows(team, tracking) -> tuple[int, int]:
     return deleted_leads, deleted_calls
 
 
-def vacuum() -> None:
-    """Reclaim deleted rows and refresh statistics: autovacuum may be off here."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE")
-
-
 def call_params(*, account_sid: str, caller: str, tracking: str, n: int) -> dict:
     city, state = CITIES[n % len(CITIES)]
     params = {
@@ -322,19 +320,8 @@ def client_run(
             "User-Agent": "TwilioProxy/1.1 (bench)",
         }
         body = urlencode(params)
-        now = time.monotonic()
-        try:
-            connection.request("POST", INCOMING_PATH, body=body, headers=headers)
-            response = connection.getresponse()
-            response.read()
-            status = response.status
-            # A sync gunicorn worker closes after every answer; http.client then
-            # opens a new connection for the next request.
-            reconnects += response.will_close
-        except (OSError, http.client.HTTPException) as exc:
-            status = type(exc).__name__
-            connection.close()
-        end = time.monotonic()
+        now, end, status, closed = timed_post(connection, INCOMING_PATH, body, headers)
+        reconnects += closed
         requests.append((now, end, status))
         now = end
     else:
@@ -382,12 +369,6 @@ def run_load(args, host, port, tracking, callers, cpu_marks) -> dict:
         "measure_from": measure_from,
         "stop_at": timing["stop"],
     }
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    return values[max(0, math.ceil(q * len(values)) - 1)]
 
 
 def summarize(load: dict, seconds: float) -> dict:
