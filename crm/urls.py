@@ -1,6 +1,5 @@
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
@@ -13,7 +12,13 @@ from telephony import webhooks as voice_webhooks
 
 from .api.auth import TokenView
 from .api.me import MeView
-from .views import healthz
+from .views import (
+    SignInView,
+    SignOutView,
+    healthz,
+    presence_set,
+    session_keepalive,
+)
 
 router = DefaultRouter()
 router.register("leads", LeadViewSet, basename="lead")
@@ -59,7 +64,13 @@ admin.site.site_title = "Admissions CRM"
 admin.site.index_title = "Call center administration"
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/api/v1/", permanent=False)),
+    path("login/", SignInView.as_view(), name="login"),
+    path("logout/", SignOutView.as_view(), name="logout"),
+    path("me/presence/", presence_set, name="presence-set"),
+    path("me/keepalive/", session_keepalive, name="session-keepalive"),
+    path("", include("leads.ui.queue_urls")),
+    path("", include("leads.ui.lead_urls")),
+    path("dashboard/", include("crm.dashboard.urls")),
     path("healthz/", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

@@ -1,0 +1,3 @@
+"""The supervisor dashboard."""
+
+urlpatterns = []

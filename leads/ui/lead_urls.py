@@ -1,0 +1,3 @@
+"""The lead page, its actions and new leads by hand."""
+
+urlpatterns = []

@@ -1,0 +1,3 @@
+"""The counselor's queue pages."""
+
+urlpatterns = []
