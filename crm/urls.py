@@ -21,7 +21,8 @@ from .views import (
 )
 
 router = DefaultRouter()
-router.register("leads", LeadViewSet, basename="lead")
+# "api-lead-*": the workspace pages own the "lead-detail", "lead-call"... names.
+router.register("leads", LeadViewSet, basename="api-lead")
 
 api_v1 = [
     path("intake/", intake_api.intake, name="api-intake"),

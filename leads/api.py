@@ -48,6 +48,7 @@ from .serializers import (
     TransitionSerializer,
 )
 from .services import followup
+from .timeline import call_details, message_details, timeline_rows
 
 
 def _audit_view(request: Request, lead: Lead, detail: str = "") -> None:
@@ -215,8 +216,11 @@ class LeadViewSet(
         _audit_view(request, lead, detail="timeline")
         page = self.paginate_queryset(selectors.lead_timeline(lead=lead))
         rows = ActivitySerializer(page, many=True).data
-        _add_message_status(rows)
-        _add_call_details(rows)
+        for data, row in zip(rows, timeline_rows(page), strict=True):
+            if row.message is not None:
+                data["message"] = message_details(row.message)
+            if row.call is not None:
+                data["call"] = call_details(row.call)
         return self.get_paginated_response(rows)
 
     @extend_schema(methods=["get"], request=None, responses=ConversationSerializer)
@@ -387,43 +391,3 @@ class LeadViewSet(
                 status=code,
             )
         return Response(CallSerializer(call).data, status=status.HTTP_201_CREATED)
-
-
-def _add_message_status(rows: list[dict]) -> None:
-    """Show each text's current delivery status on its timeline line."""
-    ids = [row["data"]["message"] for row in rows if "message" in (row["data"] or {})]
-    if not ids:
-        return
-    messages = sms_selectors.message_statuses(ids)
-    for row in rows:
-        message = messages.get((row["data"] or {}).get("message"))
-        if message is not None:
-            row["message"] = {
-                "id": message.pk,
-                "direction": message.direction,
-                "status": message.status,
-                "blocked_reason": message.blocked_reason,
-                "error_code": message.error_code,
-            }
-
-
-def _add_call_details(rows: list[dict]) -> None:
-    """Show each call's current state, recording and voicemail on its line."""
-    ids = [row["data"]["call"] for row in rows if "call" in (row["data"] or {})]
-    if not ids:
-        return
-    calls = voice_selectors.calls_by_id(ids)
-    for row in rows:
-        call = calls.get((row["data"] or {}).get("call"))
-        if call is not None:
-            row["call"] = {
-                "id": call.pk,
-                "direction": call.direction,
-                "status": call.status,
-                "duration_seconds": call.duration_seconds,
-                "recording_url": call.recording_url,
-                "recording_duration": call.recording_duration,
-                "is_voicemail": call.is_voicemail,
-                "transcription": call.transcription,
-                "disposition": call.disposition,
-            }

@@ -7,7 +7,7 @@ stage can change there.
 import logging
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -28,6 +28,9 @@ from ..models import (
     StageChange,
     Touch,
 )
+
+if TYPE_CHECKING:
+    from .intake import SmsConsent
 
 logger = logging.getLogger(__name__)
 
@@ -666,6 +669,7 @@ def lead_enter_manually(
     owner: User | None = None,
     attribution: Mapping[str, Any] | None = None,
     message: str = "",
+    sms_consent: "SmsConsent | None" = None,
     **details: Any,
 ):
     """Store an inquiry typed in by staff, through the same door as web intake.
@@ -673,7 +677,8 @@ def lead_enter_manually(
     A counselor's lead goes to their team when they have only one, and is theirs
     unless they name another owner; otherwise the lead is routed. A phone or
     e-mail that belongs to a lead already is a repeat inquiry on that lead:
-    the answer's `duplicate` says so.
+    the answer's `duplicate` says so. `sms_consent` is consent to texts the
+    person gave on the phone, recorded in the same transaction.
     """
     from .intake import lead_intake
 
@@ -695,6 +700,7 @@ def lead_enter_manually(
         by=by,
         team=team,
         owner=owner,
+        sms_consent=sms_consent,
     )
 
 

@@ -71,6 +71,8 @@ class SmsConsent:
     user_agent: str = ""
     # A ConsentEvent.Source value; imports say where the consent was collected.
     source: str = "web_form"
+    # The member of staff who read the disclosure to the person (manual entry).
+    recorded_by: User | None = None
 
 
 @dataclass(frozen=True)
@@ -430,6 +432,7 @@ def _record_consent(lead: Lead, consent: SmsConsent, phone: str, now: datetime) 
         text_version=consent.version,
         ip_address=consent.ip_address,
         user_agent=consent.user_agent,
+        by=consent.recorded_by,
         at=now,
     )
 
