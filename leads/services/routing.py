@@ -10,12 +10,15 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
 from crm.models import Team, User
 
-from ..models import Lead, LeadSource, RoutingRule
+from ..models import CALLBACK_OPEN_STATUSES, CallBack, Lead, LeadSource, RoutingRule
+from . import lead_assign
 
 logger = logging.getLogger(__name__)
 
@@ -139,3 +142,41 @@ def counselor_take_turn(
 def owner_takes_back(owner: User | None) -> bool:
     """A repeat lead goes back to its owner while they still work here."""
     return owner is not None and owner.is_active
+
+
+class LeadAlreadyTaken(Exception):
+    """Someone else owns the lead: the slower of two "Take" clicks."""
+
+    def __init__(self, owner: User) -> None:
+        super().__init__(f"Already taken by {owner}.")
+        self.owner = owner
+
+
+@transaction.atomic
+def lead_take(*, lead: Lead, by: User) -> Lead:
+    """Make an unowned lead of `by`'s team theirs, with the calls owed to it.
+
+    The row lock makes two counselors clicking "Take" at once wait for each other:
+    the second sees the first one's owner and gets `LeadAlreadyTaken`.
+    """
+    locked = (
+        Lead.objects.select_for_update(of=("self",))
+        .select_related("owner")
+        .get(pk=lead.pk)
+    )
+    if locked.owner_id == by.pk:
+        return locked  # a double click, or the page was behind
+    if locked.owner_id is not None:
+        raise LeadAlreadyTaken(locked.owner)
+    if not locked.is_open:
+        raise ValidationError(
+            {"owner": [f"This lead is {locked.get_stage_display().lower()}."]}
+        )
+    taken = lead_assign(lead=locked, owner=by, by=by)
+    # The call the lead is owed (its first call now) goes with it, as when the
+    # SLA sweep hands a lead on.
+    CallBack.objects.filter(
+        lead=taken, status__in=CALLBACK_OPEN_STATUSES, owner__isnull=True
+    ).update(owner=by)
+    logger.info("lead taken lead_id=%s by=%s", taken.pk, by.pk)
+    return taken
