@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 from phonenumber_field.modelfields import PhoneNumberField
 
@@ -399,10 +400,23 @@ class Lead(Attribution):
             models.Index(fields=["owner", "stage"], name="lead_owner_stage"),
             models.Index(fields=["-created_at", "-id"], name="lead_created"),
             models.Index(fields=["source", "-created_at"], name="lead_source_created"),
+            # Open leads still waiting for a first response: the SLA sweep and the
+            # dashboard's "SLA breaches now" tile. Only open ones: a lead closed
+            # unanswered would otherwise stay in it for good.
             models.Index(
                 fields=["sla_due_at"],
-                condition=Q(first_response_at__isnull=True, sla_due_at__isnull=False),
+                condition=Q(
+                    first_response_at__isnull=True,
+                    sla_due_at__isnull=False,
+                    stage__in=OPEN_STAGES,
+                ),
                 name="lead_sla_waiting",
+            ),
+            # The dashboard's "waiting unassigned" tile: few rows, open and unowned.
+            models.Index(
+                fields=["team"],
+                condition=Q(owner__isnull=True, stage__in=OPEN_STAGES),
+                name="lead_open_unowned",
             ),
             models.Index(
                 fields=["cadence_close_at"],
@@ -439,7 +453,7 @@ class Lead(Attribution):
         return f"#{self.pk} {self.display_name}"
 
     def get_absolute_url(self) -> str:
-        return f"/api/v1/leads/{self.pk}/"
+        return reverse("lead-detail", args=[self.pk])
 
     @property
     def display_name(self) -> str:
@@ -491,6 +505,28 @@ class StageChange(models.Model):
         indexes = [
             models.Index(fields=["lead", "at"], name="stagechange_lead_at"),
             models.Index(fields=["to_stage", "at"], name="stagechange_to_at"),
+            # The dashboard's leaderboard reads the moves of a date range (to where,
+            # by whom, which lead) from this index alone, never the table.
+            models.Index(
+                fields=["at", "to_stage", "lead", "by"], name="stagechange_at_cover"
+            ),
+            # The dashboard's funnel reads only the moves back down the pipeline
+            # (FORWARD_AND_BACK's; a test keeps them in step): rare, so tiny.
+            models.Index(
+                fields=["at"],
+                condition=Q(
+                    from_stage=Stage.INSURANCE_VERIFICATION, to_stage=Stage.ASSESSMENT
+                )
+                | Q(
+                    from_stage=Stage.CLINICAL_REVIEW,
+                    to_stage=Stage.INSURANCE_VERIFICATION,
+                )
+                | Q(
+                    from_stage=Stage.ADMISSION_SCHEDULED,
+                    to_stage=Stage.CLINICAL_REVIEW,
+                ),
+                name="stagechange_backward",
+            ),
         ]
 
     def __str__(self) -> str:

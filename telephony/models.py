@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 from phonenumber_field.modelfields import PhoneNumberField
 
@@ -133,6 +134,18 @@ class Call(models.Model):
             models.Index(fields=["lead", "-started_at"], name="call_lead_at"),
             models.Index(fields=["counselor", "-started_at"], name="call_counselor_at"),
             models.Index(fields=["status", "-started_at"], name="call_status_at"),
+            # The dashboard: calls of a date range per counselor with their talk
+            # time, read from the index alone; and today's missed calls (partial:
+            # most calls are never missed).
+            models.Index(
+                fields=["started_at", "counselor", "talk_seconds"],
+                name="call_started_talk",
+            ),
+            models.Index(
+                fields=["missed_at"],
+                condition=Q(missed_at__isnull=False),
+                name="call_missed_at",
+            ),
         ]
 
     def __str__(self) -> str:
