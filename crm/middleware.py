@@ -12,6 +12,7 @@ LAST_SEEN_KEY = "workspace_last_seen"
 # Requests the page makes by itself (live queue, dashboard tiles) carry this
 # header: they must not count as the person being at the screen.
 BACKGROUND_HEADER = "HTTP_X_BACKGROUND_REFRESH"
+LAST_SEEN_RESOLUTION = 30
 
 
 def idle_timeout_seconds() -> int:
@@ -54,6 +55,11 @@ class IdleLogoutMiddleware:
                 response["HX-Redirect"] = login_redirect["Location"]
                 return response
             return login_redirect
-        if BACKGROUND_HEADER not in request.META or last_seen is None:
+        own_request = BACKGROUND_HEADER not in request.META
+        # Written at most every LAST_SEEN_RESOLUTION seconds: each write is a
+        # session UPDATE, and the timeout does not need to-the-second precision.
+        if last_seen is None or (
+            own_request and now - int(last_seen) >= LAST_SEEN_RESOLUTION
+        ):
             session[LAST_SEEN_KEY] = now
         return None

@@ -55,6 +55,7 @@ OVERDUE_AFTER = timedelta(minutes=5)
 SLA_SOON = timedelta(minutes=2)
 # "Later today" lists the next few; the rest wait their turn.
 UPCOMING_LIMIT = 10
+BY_STAGE_SHOWN = 15
 SEARCH_MAX_TERMS = 5
 
 STAGE_LABELS: dict[str, str] = dict(Stage.choices)
@@ -418,6 +419,11 @@ class StageGroup:
     stage: str
     label: str
     leads: list[QueueLead]
+    total: int
+
+    @property
+    def hidden(self) -> int:
+        return self.total - len(self.leads)
 
 
 # --- Whose work ----------------------------------------------------------------------
@@ -482,7 +488,7 @@ class Queue:
 
     @property
     def by_stage_count(self) -> int:
-        return sum(len(group.leads) for group in self.by_stage)
+        return sum(group.total for group in self.by_stage)
 
     @property
     def team_waiting_label(self) -> str:
@@ -589,11 +595,20 @@ def _callback_rows(
         | Q(status=CallBack.Status.PENDING, due_at__lte=now)
     )
     # Only the user's own: read in due order off the (owner, status, due_at) index.
-    later = callbacks.filter(
-        owner=user,
-        status=CallBack.Status.PENDING,
-        due_at__gt=now,
-        due_at__lt=_end_of_day(now),
+    # Built afresh rather than from `callbacks`: with its OR of owners PostgreSQL
+    # walked every pending call-back of the day instead of the user's few.
+    later = (
+        CallBack.objects.filter(
+            teams.lead_filter("lead__"),
+            filters.lead_filter("lead__"),
+            owner=user,
+            status=CallBack.Status.PENDING,
+            due_at__gt=now,
+            due_at__lt=_end_of_day(now),
+            lead__stage__in=OPEN_STAGES,
+        )
+        .annotate(lead_phone_text=_phone_text("lead__"))
+        .order_by("due_at", "id")
     )
     return (
         list(due.values(*_CALLBACK_COLUMNS)[:CALLBACKS_LIMIT]),
@@ -601,10 +616,17 @@ def _callback_rows(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _ZoneOnly:
+    time_zone: str
+    state: str
+
+
 def _queue_callback(row: dict, *, user: User, now: datetime) -> QueueCallBack:
     lead = _queue_lead(row, phone=row["lead_phone_text"], now=now, prefix="lead__")
-    # both_local_times reads only the lead's zone and state.
-    zone_holder = Lead(time_zone=row["lead__time_zone"], state=lead.state)
+    # both_local_times reads only the lead's zone and state; building a whole
+    # Lead for that cost a tenth of a millisecond per row.
+    zone_holder = _ZoneOnly(time_zone=row["lead__time_zone"], state=lead.state)
     due = row["status"] != CallBack.Status.PENDING or row["due_at"] <= now
     return QueueCallBack(
         id=row["id"],
@@ -737,8 +759,16 @@ def queue_for(
     for lead in sorted(leads, key=_stalest_first):
         if lead.id not in claimed:
             groups.setdefault(lead.stage, []).append(lead)
+    # The stalest few of each stage: the queue says what to do next, and a stage's
+    # whole list is one click away (the stage filter shows all of it).
+    shown = MY_LEADS_LIMIT if filters.stage else BY_STAGE_SHOWN
     by_stage = [
-        StageGroup(stage=stage, label=STAGE_LABELS[stage], leads=groups[stage])
+        StageGroup(
+            stage=stage,
+            label=STAGE_LABELS[stage],
+            leads=groups[stage][:shown],
+            total=len(groups[stage]),
+        )
         for stage in OPEN_STAGES
         if stage in groups
     ]

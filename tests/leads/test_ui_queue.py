@@ -630,3 +630,22 @@ def test_two_counselors_taking_at_once_one_wins(team_a, source):
         .count()
         == 1
     )
+
+
+def test_a_crowded_stage_shows_its_stalest_leads_and_a_link_to_all_of_them(
+    maya, counselor, team_a
+):
+    # Given 18 contacted leads, the queue shows the 15 stalest in that stage
+    for number in range(18):
+        responded(
+            make_lead(team=team_a, owner=counselor, first_name=f"Lead{number:02d}"),
+            counselor,
+        )
+    html = sections(maya.get("/").content.decode())["queue-by-stage"]
+    assert html.count('class="row-link"') == 15
+    assert "Show all 18 in Contacted" in html
+
+    # When the counselor follows the link, the stage's whole list is shown
+    html = sections(maya.get("/?stage=contacted").content.decode())["queue-by-stage"]
+    assert html.count('class="row-link"') == 18
+    assert "Show all" not in html
