@@ -101,6 +101,22 @@ def timed_post(
 # --- In-process page timing (bench/dashboard.py, bench/queue.py) ----------------------
 
 
+def page_bench_args(
+    description: str, *, requests: int, warmup: int, default_leads: int
+) -> argparse.Namespace:
+    """The options of the 1M-lead page benchmarks (dashboard.py, queue.py)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--requests", type=int, default=requests, help="per page")
+    parser.add_argument("--warmup", type=int, default=warmup, help="per page")
+    parser.add_argument("--leads", type=int, default=default_leads)
+    parser.add_argument("--database-url", help="default: $BENCH_DATABASE_URL")
+    parser.add_argument("--rebuild", action="store_true", help="reload the data")
+    parser.add_argument(
+        "--explain", action="store_true", help="EXPLAIN ANALYZE the slowest queries"
+    )
+    return parser.parse_args()
+
+
 def signed_in_client(username: str):
     """A Django test client signed in as `username`, for in-process page timing.
 

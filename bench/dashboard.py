@@ -27,7 +27,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 # bench/ is on sys.path when a script here runs.
-from benchlib import explain_slowest, print_timings, signed_in_client, time_page
+from benchlib import (
+    explain_slowest,
+    page_bench_args,
+    print_timings,
+    signed_in_client,
+    time_page,
+)
 from bigdata import (
     BENCH_SUPERVISOR,
     DEFAULT_LEADS,
@@ -40,16 +46,12 @@ TARGET_MS = 500.0
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=50, help="per page")
-    parser.add_argument("--warmup", type=int, default=5, help="per page")
-    parser.add_argument("--leads", type=int, default=DEFAULT_LEADS)
-    parser.add_argument("--database-url", help="default: $BENCH_DATABASE_URL")
-    parser.add_argument("--rebuild", action="store_true", help="reload the data")
-    parser.add_argument(
-        "--explain", action="store_true", help="EXPLAIN ANALYZE the slowest queries"
+    return page_bench_args(
+        __doc__.split("\n\n")[0],
+        requests=50,
+        warmup=5,
+        default_leads=DEFAULT_LEADS,
     )
-    return parser.parse_args()
 
 
 # With this cache the page recomputes nothing it may keep: the "uncached" rows are

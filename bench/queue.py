@@ -29,7 +29,13 @@ import re
 import sys
 
 # bench/ is on sys.path when a script here runs.
-from benchlib import explain_slowest, print_timings, signed_in_client, time_page
+from benchlib import (
+    explain_slowest,
+    page_bench_args,
+    print_timings,
+    signed_in_client,
+    time_page,
+)
 from bigdata import (
     BENCH_COUNSELOR,
     DEFAULT_LEADS,
@@ -58,16 +64,12 @@ STATE_INPUT = re.compile(r'<input type="hidden" name="state" value="([^"]+)"')
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=300, help="per page")
-    parser.add_argument("--warmup", type=int, default=10, help="per page")
-    parser.add_argument("--leads", type=int, default=DEFAULT_LEADS)
-    parser.add_argument("--database-url", help="default: $BENCH_DATABASE_URL")
-    parser.add_argument("--rebuild", action="store_true", help="reload the data")
-    parser.add_argument(
-        "--explain", action="store_true", help="EXPLAIN ANALYZE the slowest queries"
+    return page_bench_args(
+        __doc__.split("\n\n")[0],
+        requests=300,
+        warmup=10,
+        default_leads=DEFAULT_LEADS,
     )
-    return parser.parse_args()
 
 
 def page_state(client, path: str) -> str:

@@ -74,6 +74,11 @@ def lead_list_for(user: User) -> QuerySet[Lead]:
     )
 
 
+def lead_visible_to(*, user: User, lead: Lead) -> bool:
+    """Whether `user` may see `lead` (already loaded, e.g. found by dedupe)."""
+    return leads_visible_to(user).filter(pk=lead.pk).exists()
+
+
 def lead_get_for(*, user: User, lead_id: int) -> Lead:
     """Return the lead if `user` may see it; otherwise 404, never a hint it exists."""
     lead = (
@@ -242,3 +247,51 @@ def speed_to_lead(
         **_response_figures(overall),
         "by_counselor": counselors,
     }
+
+
+# --- Whether the lead may be texted or called now -------------------------------------
+
+
+@dataclass(frozen=True)
+class LeadReach:
+    """What a counselor must know before texting or calling the lead now."""
+
+    consent: object | None  # notifications.selectors.ConsentState; None: no phone
+    texting_now: bool
+    texting_local: str  # the lead's local time(s) now, e.g. "04:24 EST"
+    texting_opens: str  # when texting opens, in both zones; "" when open now
+    calling_now: bool
+    calling_opens: str  # when calling opens, in both zones; "" when open now
+    do_not_call: bool
+
+
+def lead_reach_now(*, lead: Lead, now: datetime) -> LeadReach:
+    """Consent, quiet hours, calling hours and do-not-call for the lead, now."""
+    # Imported here: texting and calls build on leads, not the other way round.
+    from notifications import quiet_hours
+    from notifications.selectors import consent_state_for
+    from telephony.services import do_not_call_contains
+
+    from .services import followup
+
+    phone = str(lead.phone or "")
+    recipient = quiet_hours.Recipient(
+        state=lead.state, time_zone=lead.time_zone, phone=phone
+    )
+    texting_now = quiet_hours.is_allowed(recipient, now)
+    calling_opens = followup.within_calling_hours(lead, now)
+    return LeadReach(
+        consent=consent_state_for(phone) if phone else None,
+        texting_now=texting_now,
+        texting_local=", ".join(
+            f"{t:%H:%M %Z}" for t in quiet_hours.local_times(recipient, now)
+        ),
+        texting_opens=""
+        if texting_now
+        else followup.both_local_times(lead, quiet_hours.next_allowed(recipient, now)),
+        calling_now=calling_opens == now,
+        calling_opens=""
+        if calling_opens == now
+        else followup.both_local_times(lead, calling_opens),
+        do_not_call=do_not_call_contains(phone) if phone else False,
+    )

@@ -27,11 +27,9 @@ from django.views.decorators.http import (
 
 from crm.models import User
 from crm.services import audit_record
-from notifications import quiet_hours
 from notifications.models import ConsentEvent, Message, MessageTemplate
-from notifications.selectors import consent_state_for
 from notifications.services import message_send_manual, template_render
-from telephony.services import CallRefused, call_click_to_call, do_not_call_contains
+from telephony.services import CallRefused, call_click_to_call
 
 from .. import selectors, services
 from ..models import (
@@ -164,14 +162,9 @@ def _page_context(
     now = timezone.now()
     zone = followup.lead_zone(lead)
     local_now = now.astimezone(zone)
-    phone = str(lead.phone or "")
-    recipient = quiet_hours.Recipient(
-        state=lead.state, time_zone=lead.time_zone, phone=phone
-    )
-    texting_now = quiet_hours.is_allowed(recipient, now)
-    calling_opens = followup.within_calling_hours(lead, now)
+    reach = selectors.lead_reach_now(lead=lead, now=now)
+    consent = reach.consent
     rows = lead_timeline_rows(lead=lead, limit=TIMELINE_PAGE + 1)
-    consent = consent_state_for(phone) if phone else None
     text_form = forms.get("text")
     if text_form is None:
         body = _text_body_from_template(request, lead, template_key)
@@ -200,18 +193,12 @@ def _page_context(
         "consent_source": ConsentEvent.Source(consent.source).label
         if consent and consent.source in ConsentEvent.Source.values
         else "",
-        "texting_now": texting_now,
-        "texting_local": ", ".join(
-            f"{t:%H:%M %Z}" for t in quiet_hours.local_times(recipient, now)
-        ),
-        "texting_opens": ""
-        if texting_now
-        else followup.both_local_times(lead, quiet_hours.next_allowed(recipient, now)),
-        "calling_now": calling_opens == now,
-        "calling_opens": ""
-        if calling_opens == now
-        else followup.both_local_times(lead, calling_opens),
-        "do_not_call": do_not_call_contains(phone) if phone else False,
+        "texting_now": reach.texting_now,
+        "texting_local": reach.texting_local,
+        "texting_opens": reach.texting_opens,
+        "calling_now": reach.calling_now,
+        "calling_opens": reach.calling_opens,
+        "do_not_call": reach.do_not_call,
         "callbacks": [
             (callback, followup.both_local_times(lead, callback.due_at))
             for callback in lead_open_callbacks(lead=lead)
@@ -577,7 +564,7 @@ def _dedupe_match(request: HttpRequest, *, phone: object, email: object):
     if lead is None:
         return None
     by = "phone" if phone and str(lead.phone) == phone else "e-mail"
-    if not selectors.leads_visible_to(request.user).filter(pk=lead.pk).exists():
+    if not selectors.lead_visible_to(user=request.user, lead=lead):
         return DedupeMatch(lead=None, by=by)
     _audit_view(request, lead, detail="dedupe check")
     return DedupeMatch(lead=lead, by=by)
@@ -623,7 +610,7 @@ def lead_new(request: HttpRequest) -> HttpResponse:
 
 
 def _after_entry(request: HttpRequest, lead: Lead, *, duplicate: bool) -> HttpResponse:
-    visible = selectors.leads_visible_to(request.user).filter(pk=lead.pk).exists()
+    visible = selectors.lead_visible_to(user=request.user, lead=lead)
     if duplicate and not visible:
         messages.warning(
             request,
