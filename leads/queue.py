@@ -200,8 +200,25 @@ def format_phone(e164: str) -> str:
     return e164
 
 
+class _TemplateRow:
+    """Rows the queue templates read hundreds of times per render.
+
+    Django's template engine tries `row[name]` before `row.name` for every
+    variable; answering the first try spares it an exception per lookup, a fifth
+    of the queue page's render time.
+    """
+
+    __slots__ = ()
+
+    def __getitem__(self, name: str):
+        try:
+            return getattr(self, name)
+        except AttributeError:
+            raise KeyError(name) from None
+
+
 @dataclass(frozen=True)
-class QueueLead:
+class QueueLead(_TemplateRow):
     """One lead as a queue row shows it."""
 
     id: int
@@ -383,7 +400,7 @@ def _queue_lead(
 
 
 @dataclass(frozen=True)
-class QueueCallBack:
+class QueueCallBack(_TemplateRow):
     """One call-back as the "Call now" list shows it."""
 
     id: int
@@ -415,7 +432,7 @@ class QueueCallBack:
 
 
 @dataclass(frozen=True)
-class StageGroup:
+class StageGroup(_TemplateRow):
     stage: str
     label: str
     leads: list[QueueLead]
@@ -472,7 +489,7 @@ def _version(*parts: object) -> str:
 
 
 @dataclass(frozen=True)
-class Queue:
+class Queue(_TemplateRow):
     """A counselor's queue, section by section, each lead in one section only."""
 
     call_now: list[QueueCallBack]
@@ -790,7 +807,7 @@ def queue_for(
 
 
 @dataclass(frozen=True)
-class TeamQueue:
+class TeamQueue(_TemplateRow):
     """Open leads of the user's teams that nobody owns yet, oldest first."""
 
     leads: list[QueueLead]
