@@ -24,6 +24,8 @@ class User(AbstractUser):
     class Role(models.TextChoices):
         COUNSELOR = "counselor", "Admissions counselor"
         SUPERVISOR = "supervisor", "Supervisor"
+        # Works the insurance verification queue; sees their teams' leads.
+        VERIFIER = "verifier", "Insurance verifier"
         ADMIN = "admin", "Administrator"
 
     class Presence(models.TextChoices):
@@ -52,7 +54,7 @@ class User(AbstractUser):
         ordering = ["username"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(role__in=["counselor", "supervisor", "admin"]),
+                condition=Q(role__in=["counselor", "supervisor", "verifier", "admin"]),
                 name="user_role_valid",
             ),
             models.CheckConstraint(

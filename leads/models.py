@@ -546,6 +546,11 @@ class Activity(models.Model):
         CALL = "call", "Call"
         SMS = "sms", "Text message"
         CALLBACK = "callback", "Call-back"
+        PRESCREEN = "prescreen", "Pre-screen"
+        VERIFICATION = "verification", "Insurance verification"
+        ADMISSION = "admission", "Admission"
+        CONSENT = "consent", "Part 2 consent"
+        DISCLOSURE = "disclosure", "Disclosure"
 
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="activities")
     kind = models.CharField(max_length=16, choices=Kind)
@@ -795,3 +800,8 @@ class IntakeReceipt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source} {self.idempotency_key}"
+
+
+# The second half of the funnel, registered with this app; imported last because
+# those models build on the ones above.
+from .admissions.models import *  # noqa: E402, F403

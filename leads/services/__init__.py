@@ -70,12 +70,16 @@ LEAD_DETAIL_FIELDS: tuple[str, ...] = (
 FORWARD_AND_BACK: dict[str, frozenset[str]] = {
     Stage.NEW: frozenset({Stage.ATTEMPTING_CONTACT, Stage.CONTACTED}),
     Stage.ATTEMPTING_CONTACT: frozenset({Stage.CONTACTED}),
-    Stage.CONTACTED: frozenset({Stage.ASSESSMENT}),
+    # Benefits are often checked on the first call, before the pre-screen.
+    Stage.CONTACTED: frozenset({Stage.ASSESSMENT, Stage.INSURANCE_VERIFICATION}),
     Stage.ASSESSMENT: frozenset(
         # Self-pay callers skip insurance verification.
         {Stage.INSURANCE_VERIFICATION, Stage.CLINICAL_REVIEW}
     ),
-    Stage.INSURANCE_VERIFICATION: frozenset({Stage.CLINICAL_REVIEW, Stage.ASSESSMENT}),
+    Stage.INSURANCE_VERIFICATION: frozenset(
+        # Outpatient programs admit on verified benefits without a clinical review.
+        {Stage.CLINICAL_REVIEW, Stage.ADMISSION_SCHEDULED, Stage.ASSESSMENT}
+    ),
     Stage.CLINICAL_REVIEW: frozenset(
         {Stage.ADMISSION_SCHEDULED, Stage.INSURANCE_VERIFICATION}
     ),

@@ -32,6 +32,7 @@ from notifications.services import message_send_manual, template_render
 from telephony.services import CallRefused, call_click_to_call
 
 from .. import selectors, services
+from ..admissions.ui import cards_context
 from ..models import (
     UNANSWERED_DISPOSITIONS,
     CallBack,
@@ -223,6 +224,7 @@ def _page_context(
         "callback_form": forms.get("callback") or CallBackForm(zone=zone),
         "stage_form": forms.get("stage") or StageForm(lead=lead),
         "reassign_form": reassign_form,
+        **cards_context(request=request, lead=lead),
     }
 
 

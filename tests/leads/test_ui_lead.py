@@ -517,7 +517,12 @@ def test_a_new_lead_moves_on_and_the_stage_offers_follow(lead, maya):
 
     html = response.content.decode()
     assert "Moved to Contacted." in html
-    assert stage_options(html) == [Stage.ASSESSMENT, Stage.LOST, Stage.REFERRED_OUT]
+    assert stage_options(html) == [
+        Stage.ASSESSMENT,
+        Stage.INSURANCE_VERIFICATION,
+        Stage.LOST,
+        Stage.REFERRED_OUT,
+    ]
 
 
 # --- Reassigning ---------------------------------------------------------------------

@@ -1,0 +1,11 @@
+"""The lead page's part2 card and its actions (being built for issue 7)."""
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from ...models import Lead
+
+
+def card_context(*, request: HttpRequest, lead: Lead) -> dict[str, Any]:
+    return {}
