@@ -42,6 +42,18 @@ def decrypt_text(stored: str) -> str:
         raise ValueError("cannot decrypt: FIELD_ENCRYPTION_KEY does not match") from exc
 
 
+def encrypt_bytes(value: bytes) -> bytes:
+    """Encrypt a file's bytes (a card photo) with the same keys as the fields."""
+    return fernet().encrypt(value)
+
+
+def decrypt_bytes(stored: bytes) -> bytes:
+    try:
+        return fernet().decrypt(stored)
+    except InvalidToken as exc:
+        raise ValueError("cannot decrypt: FIELD_ENCRYPTION_KEY does not match") from exc
+
+
 class EncryptedTextField(models.TextField):
     """A short text stored encrypted; empty stays empty so blank checks still work."""
 

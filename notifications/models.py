@@ -242,6 +242,7 @@ class AlertPreference(models.Model):
         LEAD_WAITING = "lead_waiting", "A lead waits with no counselor free"
         REPEAT_INQUIRY = "repeat_inquiry", "A lead of mine reached out again"
         MISSED_CALL = "missed_call", "A call nobody answered, or a voicemail"
+        VOB_COMPLETED = "vob_completed", "An insurance verification of mine is done"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"

@@ -181,6 +181,9 @@ def _render_live(
 @require_GET
 def queue(request: HttpRequest) -> HttpResponse:
     """My queue: call now, new leads, replies waiting, then my leads by stage."""
+    if request.user.role == request.user.Role.VERIFIER:
+        # A verifier's work is the VOB queue; they own no leads to call.
+        return redirect("vob-queue")
     filters = QueueFilters.from_params(request.GET)
     now = timezone.now()
     page = queue_for(user=request.user, filters=filters, now=now)
