@@ -126,7 +126,7 @@ def benefit_forms(
             verification=verification, level_of_care=level
         )
         form = BenefitForm(
-            data, instance=instance, prefix=level, auto_id=f"benefit_{level}_%s"
+            data, instance=instance, prefix=level, auto_id="benefit_%s"
         )
         rows.append((level, label, form))
     return rows
