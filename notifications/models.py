@@ -243,6 +243,7 @@ class AlertPreference(models.Model):
         REPEAT_INQUIRY = "repeat_inquiry", "A lead of mine reached out again"
         MISSED_CALL = "missed_call", "A call nobody answered, or a voicemail"
         VOB_COMPLETED = "vob_completed", "An insurance verification of mine is done"
+        LEAD_CRISIS = "lead_crisis", "A pre-screen reports a safety risk"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"

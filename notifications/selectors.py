@@ -21,6 +21,9 @@ DEFAULT_ALERT_PREFERENCES: dict[str, tuple[bool, bool]] = {
     AlertPreference.Kind.LEAD_WAITING: (False, True),
     AlertPreference.Kind.REPEAT_INQUIRY: (True, True),
     AlertPreference.Kind.MISSED_CALL: (True, True),
+    AlertPreference.Kind.VOB_COMPLETED: (False, True),
+    # A person at risk: the supervisor hears of it at once, wherever they are.
+    AlertPreference.Kind.LEAD_CRISIS: (True, True),
 }
 
 SMS_SOURCE_SLUG = "sms"
