@@ -495,3 +495,7 @@ class ActivityAdmin(LeadHistoryAdmin):
     list_display = ["at", "lead", "kind", "actor", "summary"]
     list_filter = ["kind"]
     list_select_related = ["lead", "actor"]
+
+
+# The program catalog, partner facilities and the payer list.
+from .admissions import admin as admissions_admin  # noqa: E402, F401
