@@ -425,39 +425,19 @@ def _back_to_review(*, lead: Lead, admission: Admission, by: User, why: str) -> 
 
 
 def _follow_up_after_no_show(*, lead: Lead, by: User, now: datetime) -> CallBack:
-    """Start the lead's follow-up cadence, as an unanswered call does.
+    """Start the lead's follow-up cadence afresh, as an unanswered call does.
 
-    The first attempt is due per the cadence's first step; later ones follow from
-    each unanswered call logged on it. Without a cadence, one call is due now.
+    Without a cadence, one call is due now.
     """
-    from notifications.selectors import consent_state_for
-
-    cadence = followup.cadence_for(lead)
-    step = cadence.steps.filter(attempt=1).first() if cadence is not None else None
-    if step is None:
-        return followup.callback_create(
-            lead=lead,
-            due_at=followup.within_calling_hours(lead, now),
-            reason=CallBack.Reason.SCHEDULED,
-            by=by,
-            note="No-show for admission: call to find out what happened.",
-            now=now,
-        )
-    # The cadence's own counters, as its first unanswered call would set them:
-    # the next no-answer logged on this attempt schedules attempt 2.
-    lead.cadence_attempt = 1
-    lead.cadence_started_at = now
-    Lead.objects.filter(pk=lead.pk).update(cadence_attempt=1, cadence_started_at=now)
-    opted_out = bool(lead.phone) and consent_state_for(str(lead.phone)).opted_out
+    first_attempt = followup.cadence_restart(lead=lead, now=now)
+    if first_attempt is not None:
+        return first_attempt
     return followup.callback_create(
         lead=lead,
-        due_at=followup.step_due_at(lead=lead, step=step, now=now),
-        reason=CallBack.Reason.CADENCE,
+        due_at=followup.within_calling_hours(lead, now),
+        reason=CallBack.Reason.SCHEDULED,
         by=by,
-        attempt=1,
-        leave_voicemail=step.leave_voicemail,
-        send_text=step.send_text and not opted_out,
-        note=f"No-show for admission: attempt 1 of {cadence.max_attempts}",
+        note="No-show for admission: call to find out what happened.",
         now=now,
     )
 

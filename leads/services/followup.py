@@ -392,6 +392,15 @@ def _cadence_next(*, lead: Lead, by: User | None, now: datetime) -> CallBack | N
     )
 
 
+def cadence_restart(*, lead: Lead, now: datetime | None = None) -> CallBack | None:
+    """Start the follow-up attempts afresh from attempt 1 (after a no-show, say).
+
+    Returns the first attempt's call-back, or None when no cadence applies.
+    """
+    _cadence_reset(lead)
+    return _cadence_next(lead=lead, by=None, now=now or timezone.now())
+
+
 def _counselor_acted(lead: Lead) -> None:
     """A person working the lead cancels its automatic close as unreachable."""
     if lead.cadence_close_at is not None:
