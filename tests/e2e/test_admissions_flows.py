@@ -113,8 +113,9 @@ def test_counselor_requests_a_vob_and_a_verifier_completes_it(open_page):
     counselor.reload()
     card = counselor.locator("#card-verification")
     expect(card).to_contain_text("Verified")
-    expect(card).to_contain_text("1200")
+    expect(card).to_contain_text("1,200.00")
     expect(card).to_contain_text("Residential")
+    screenshot(counselor, "lead-admissions")
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, TABLET], ids=["1366x768", "tablet"])
