@@ -325,6 +325,26 @@ INTAKE_MAX_BODY_BYTES = 64 * 1024
 # A due call-back left undone this long is marked missed (it stays in the queue).
 CALLBACK_MISSED_AFTER_MINUTES = env_int("CALLBACK_MISSED_AFTER_MINUTES", 60)
 
+# --- Electronic eligibility (X12 270/271) ----------------------------------------
+# Where 270 inquiries go: a dotted path, or "file" / "locmem". The file backend
+# writes <trace>.270 into the outbox and reads <trace>.271 from the "inbox" folder
+# beside it (a clearinghouse's SFTP sync moves them). Both hold PHI.
+CLEARINGHOUSE_BACKEND = env(
+    "CLEARINGHOUSE_BACKEND", "leads.admissions.clearinghouse.FileOutboxBackend"
+)
+CLEARINGHOUSE_OUTBOX_DIR = Path(
+    env("CLEARINGHOUSE_OUTBOX_DIR", str(VAR_DIR / "clearinghouse" / "outbox"))
+)
+# The ISA sender and receiver ids the clearinghouse assigned; "T" marks test
+# interchanges until the clearinghouse has certified the connection ("P").
+CLEARINGHOUSE_SENDER_ID = env("CLEARINGHOUSE_SENDER_ID", "ADMISSIONSCRM")
+CLEARINGHOUSE_RECEIVER_ID = env("CLEARINGHOUSE_RECEIVER_ID", "CLEARINGHOUSE")
+CLEARINGHOUSE_USAGE_INDICATOR = env("CLEARINGHOUSE_USAGE_INDICATOR", "T")
+# The provider the payer answers for. The default NPI is CMS's worked example of
+# the check digit, not a real provider's.
+ELIGIBILITY_PROVIDER_NAME = env("ELIGIBILITY_PROVIDER_NAME", "Example Recovery Center")
+ELIGIBILITY_PROVIDER_NPI = env("ELIGIBILITY_PROVIDER_NPI", "1234567893")
+
 # --- Logging ------------------------------------------------------------------
 LOG_LEVEL = env("LOG_LEVEL", "INFO")
 LOGGING = {

@@ -300,8 +300,10 @@ def verification_request(
 def _locked(verification: InsuranceVerification) -> InsuranceVerification:
     # The lead before the VOB, as verification_request takes them (deadlocks).
     Lead.objects.select_for_update().filter(pk=verification.lead_id).first()
+    # Only the VOB's own row is locked: the payer and verifier may be empty, and
+    # PostgreSQL cannot lock the empty side of an outer join.
     return (
-        InsuranceVerification.objects.select_for_update()
+        InsuranceVerification.objects.select_for_update(of=("self",))
         .select_related("lead", "verifier", "payer")
         .get(pk=verification.pk)
     )

@@ -2,6 +2,7 @@
 
 import datetime
 import re
+from pathlib import Path
 
 import pytest
 import time_machine
@@ -518,3 +519,62 @@ def test_a_verifier_lands_on_the_vob_queue(client, verifier):
 
     assert response.status_code == 302
     assert response["Location"] == "/vob/"
+
+
+# --- Electronic eligibility from the work page ----------------------------------------
+
+X12_FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "x12"
+
+
+@pytest.fixture
+def clearinghouse_outbox(settings):
+    from leads.admissions import clearinghouse
+
+    settings.CLEARINGHOUSE_BACKEND = "locmem"
+    clearinghouse.reset()
+    yield clearinghouse
+    clearinghouse.reset()
+
+
+def test_the_work_page_sends_a_270_and_reads_the_answer(
+    client, lead, counselor, verifier, aetna, clearinghouse_outbox
+):
+    vob = request_vob(lead, counselor, payer=aetna, subscriber_name="Ann Baker")
+    client.force_login(verifier)
+
+    sent = client.post(f"/vob/{vob.pk}/eligibility/send/", follow=True)
+
+    assert "Eligibility inquiry sent" in sent.content.decode()
+    (inquiry,) = clearinghouse_outbox.outbox
+    vob.refresh_from_db()
+    assert vob.eligibility_trace
+    assert "*60054~" in inquiry.text or "60054" in inquiry.text
+    waiting = client.post(f"/vob/{vob.pk}/eligibility/poll/", follow=True)
+    assert "No answer from the clearinghouse yet" in waiting.content.decode()
+
+    answer = (X12_FIXTURES / "active_in_network.271").read_text()
+    read = client.post(f"/vob/{vob.pk}/eligibility/response/", {"response": answer})
+
+    assert read.status_code == 302
+    vob.refresh_from_db()
+    assert vob.coverage_active == "yes"
+    assert vob.method == InsuranceVerification.Method.ELECTRONIC
+    # Read in, not decided: the verifier still completes it.
+    assert vob.status == Status.REQUESTED
+
+
+def test_a_malformed_271_is_refused_and_changes_nothing(
+    client, lead, counselor, verifier, clearinghouse_outbox
+):
+    vob = request_vob(lead, counselor, payer_name="Aetna")
+    client.force_login(verifier)
+
+    response = client.post(
+        f"/vob/{vob.pk}/eligibility/response/", {"response": "this is not X12"}
+    )
+
+    assert response.status_code == 400
+    assert "X12" in response.content.decode()
+    vob.refresh_from_db()
+    assert vob.coverage_active == "unknown"
+    assert vob.eligibility_response == ""

@@ -351,6 +351,27 @@ def vob_eligibility_send(request: HttpRequest, vob_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
+def vob_eligibility_poll(request: HttpRequest, vob_id: int) -> HttpResponse:
+    """Look for the clearinghouse's 271 to the last inquiry, and read it in."""
+    from ..eligibility import eligibility_response_poll
+
+    verification = vob.verification_get_for(user=request.user, pk=vob_id)
+    try:
+        result = eligibility_response_poll(verification=verification, by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect(f"{reverse('vob-detail', args=[vob_id])}#electronic")
+    if result is None:
+        messages.info(request, "No answer from the clearinghouse yet. Try again soon.")
+        return redirect(f"{reverse('vob-detail', args=[vob_id])}#electronic")
+    messages.success(
+        request, "271 read into the result below. Check it, then complete the VOB."
+    )
+    return redirect(f"{reverse('vob-detail', args=[vob_id])}#result")
+
+
+@login_required
+@require_POST
 def vob_eligibility_response(request: HttpRequest, vob_id: int) -> HttpResponse:
     """Read a 271 into the VOB's result; a malformed file changes nothing."""
     from ..eligibility import eligibility_result_apply

@@ -26,6 +26,11 @@ urlpatterns = [
         name="vob-eligibility-send",
     ),
     path(
+        "vob/<int:vob_id>/eligibility/poll/",
+        verification.vob_eligibility_poll,
+        name="vob-eligibility-poll",
+    ),
+    path(
         "vob/<int:vob_id>/eligibility/response/",
         verification.vob_eligibility_response,
         name="vob-eligibility-response",
