@@ -125,9 +125,7 @@ def benefit_forms(
         instance = existing.get(level) or LevelOfCareBenefit(
             verification=verification, level_of_care=level
         )
-        form = BenefitForm(
-            data, instance=instance, prefix=level, auto_id="benefit_%s"
-        )
+        form = BenefitForm(data, instance=instance, prefix=level, auto_id="benefit_%s")
         rows.append((level, label, form))
     return rows
 
