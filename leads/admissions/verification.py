@@ -98,8 +98,8 @@ BENEFIT_FIELDS: tuple[str, ...] = (
     "copay",
     "notes",
 )
-# Identifiers that never go into the audit trail's field list by value, and are
-# masked wherever a list shows them.
+# Identifiers that never go into the audit trail by value, nor into a list
+# unmasked.
 SENSITIVE_FIELDS = frozenset(
     {
         "member_id",
@@ -120,14 +120,6 @@ CARD_IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/he
 CARD_IMAGE_MAX_BYTES = 5 * 1024 * 1024
 # The industry's mark for a VOB that still converts well (DOMAIN.md §1).
 TURNAROUND_TARGET = timedelta(minutes=30)
-
-
-def masked(value: object) -> str:
-    """All but the last four characters hidden: how lists and pages show an id."""
-    text = str(value or "").strip()
-    if not text:
-        return ""
-    return "•••• " + text[-4:] if len(text) > 4 else "••••"
 
 
 def turnaround(verification: InsuranceVerification, now: datetime | None = None):

@@ -26,7 +26,6 @@ from django.views.decorators.http import (
 )
 
 from crm.models import User
-from crm.services import audit_record
 from notifications.models import ConsentEvent, Message, MessageTemplate
 from notifications.services import message_send_manual, template_render
 from telephony.services import CallRefused, call_click_to_call
@@ -44,6 +43,7 @@ from ..models import (
 from ..services import followup
 from ..services.intake import lead_find_repeat, normalize_email, normalize_phone
 from ..timeline import TIMELINE_PAGE, lead_open_callbacks, lead_timeline_rows
+from .common import audit_lead_view, is_htmx, lead_for, masked
 from .forms import (
     PHONE_CONSENT_TEXT,
     CallBackForm,
@@ -75,7 +75,6 @@ PANEL_TEMPLATES: dict[str, str] = {
 }
 # Panels whose content follows from the lead's state, refreshed after any action.
 STATE_PANELS = ("callbacks", "stage")
-LARGEST_ID = 2**63 - 1
 NOTICE_CLASSES = {
     messages.SUCCESS: "ok-notice",
     messages.INFO: "notice",
@@ -111,35 +110,6 @@ class DedupeMatch:
         if first and last:
             return f"{first} {last[0]}."
         return first or last or "no name"
-
-
-def _is_htmx(request: HttpRequest) -> bool:
-    return request.headers.get("HX-Request") == "true"
-
-
-def _lead_for(request: HttpRequest, pk: int) -> Lead:
-    if pk > LARGEST_ID:
-        raise Http404("No such lead.")
-    return selectors.lead_get_for(user=request.user, lead_id=pk)
-
-
-def _audit_view(request: HttpRequest, lead: Lead, detail: str = "") -> None:
-    audit_record(
-        actor=request.user,
-        action="view",
-        object_type="lead",
-        object_id=lead.pk,
-        lead_id=lead.pk,
-        detail=detail,
-    )
-
-
-def _masked(value: str) -> str:
-    """All but the last four characters hidden; short values wholly."""
-    value = (value or "").strip()
-    if not value:
-        return ""
-    return "•••• " + value[-4:] if len(value) > 4 else "••••"
 
 
 def _text_body_from_template(request: HttpRequest, lead: Lead, key: str) -> str:
@@ -216,7 +186,7 @@ def _page_context(
             Substance(value).label if value in Substance.values else value
             for value in lead.substances or []
         ],
-        "member_id": _masked(lead.insurance_member_id),
+        "member_id": masked(lead.insurance_member_id),
         "call_form": forms.get("call") or CallForm(),
         "text_form": text_form,
         "note_form": forms.get("note") or NoteForm(),
@@ -229,7 +199,7 @@ def _page_context(
 
 
 def _page(request: HttpRequest, lead: Lead, *, status: int = 200, **kwargs: Any):
-    _audit_view(request, lead)
+    audit_lead_view(request, lead)
     context = _page_context(request, lead, **kwargs)
     return render(request, "leads/lead_detail.html", context, status=status)
 
@@ -245,7 +215,7 @@ def _panels(
 ) -> HttpResponse:
     """One panel for htmx; with `refresh`, also what the action changed (oob)."""
     if refresh:
-        _audit_view(request, lead, detail="panels")
+        audit_lead_view(request, lead, detail="panels")
     context = _page_context(request, lead, **kwargs)
     context.update(
         panel_template=PANEL_TEMPLATES[panel],
@@ -274,12 +244,12 @@ def _done(
     except Http404:
         # Moved to a team the user does not work in: nothing more to show here.
         messages.add_message(request, level, f"{text} The lead left your teams.")
-        if _is_htmx(request):
+        if is_htmx(request):
             response = HttpResponse(status=204)
             response["HX-Redirect"] = "/"
             return response
         return redirect("/")
-    if not _is_htmx(request):
+    if not is_htmx(request):
         messages.add_message(request, level, text)
         return redirect(f"{lead.get_absolute_url()}#panel-{panel}")
     response = _panels(
@@ -297,7 +267,7 @@ def _done(
 
 def _invalid(request: HttpRequest, lead: Lead, panel: str, form) -> HttpResponse:
     """Bad input: the form again with its errors, and nothing written."""
-    if _is_htmx(request):
+    if is_htmx(request):
         return _panels(request, lead, panel, status=400, forms={panel: form})
     return _page(request, lead, status=400, forms={panel: form})
 
@@ -309,7 +279,7 @@ def _invalid(request: HttpRequest, lead: Lead, panel: str, form) -> HttpResponse
 @require_safe
 def lead_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """The lead: who, what they need, where from, everything that happened."""
-    lead = _lead_for(request, pk)
+    lead = lead_for(request, pk)
     return _page(request, lead, template_key=request.GET.get("template", ""))
 
 
@@ -319,7 +289,7 @@ def lead_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def lead_note(request: HttpRequest, pk: int) -> HttpResponse:
-    lead = _lead_for(request, pk)
+    lead = lead_for(request, pk)
     form = NoteForm(request.POST)
     if form.is_valid():
         try:
@@ -337,10 +307,10 @@ def lead_note(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "HEAD", "POST"])
 def lead_text(request: HttpRequest, pk: int) -> HttpResponse:
     """POST texts the lead; GET fills the text box from a template."""
-    lead = _lead_for(request, pk)
+    lead = lead_for(request, pk)
     if request.method != "POST":
         key = request.GET.get("template", "")
-        if not _is_htmx(request):
+        if not is_htmx(request):
             query = urlencode({"template": key})
             return redirect(f"{lead.get_absolute_url()}?{query}#panel-text")
         return _panels(request, lead, "text", template_key=key)
@@ -377,7 +347,7 @@ def lead_text(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def lead_call(request: HttpRequest, pk: int) -> HttpResponse:
     """Click-to-call: the counselor's phone rings, then the lead is dialled."""
-    lead = _lead_for(request, pk)
+    lead = lead_for(request, pk)
     form = CallForm(request.POST)
     if form.is_valid():
         try:
@@ -436,7 +406,7 @@ def _outcome_text(lead: Lead, logged: followup.CallLogged) -> str:
 @require_POST
 def lead_call_outcome(request: HttpRequest, pk: int) -> HttpResponse:
     """Log how a call went; the outcome schedules what comes next."""
-    lead = _lead_for(request, pk)
+    lead = lead_for(request, pk)
     form = CallOutcomeForm(request.POST, zone=followup.lead_zone(lead))
     if form.is_valid():
         try:
@@ -454,7 +424,7 @@ def lead_call_outcome(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def lead_callback(request: HttpRequest, pk: int) -> HttpResponse:
     """Promise a call at a time typed in the lead's own time zone."""
-    lead = _lead_for(request, pk)
+    lead = lead_for(request, pk)
     form = CallBackForm(request.POST, zone=followup.lead_zone(lead))
     if form.is_valid():
         try:
@@ -477,7 +447,7 @@ def lead_callback(request: HttpRequest, pk: int) -> HttpResponse:
 def lead_callback_cancel(
     request: HttpRequest, pk: int, callback_pk: int
 ) -> HttpResponse:
-    lead = _lead_for(request, pk)
+    lead = lead_for(request, pk)
     callback = next(
         (cb for cb in lead_open_callbacks(lead=lead) if cb.pk == callback_pk), None
     )
@@ -499,7 +469,7 @@ def lead_callback_cancel(
 @require_POST
 def lead_stage(request: HttpRequest, pk: int) -> HttpResponse:
     """Move the lead to one of its allowed next stages."""
-    lead = _lead_for(request, pk)
+    lead = lead_for(request, pk)
     form = StageForm(request.POST, lead=lead)
     if form.is_valid():
         try:
@@ -522,11 +492,11 @@ def lead_reassign(request: HttpRequest, pk: int) -> HttpResponse:
 
     GET (htmx) re-lists the owners when another team is chosen.
     """
-    lead = _lead_for(request, pk)
+    lead = lead_for(request, pk)
     if not request.user.is_supervisor:
         raise PermissionDenied("Only a supervisor can reassign a lead.")
     if request.method != "POST":
-        if not _is_htmx(request):
+        if not is_htmx(request):
             return redirect(f"{lead.get_absolute_url()}#panel-reassign")
         form = ReassignForm(
             lead=lead,
@@ -568,7 +538,7 @@ def _dedupe_match(request: HttpRequest, *, phone: object, email: object):
     by = "phone" if phone and str(lead.phone) == phone else "e-mail"
     if not selectors.lead_visible_to(user=request.user, lead=lead):
         return DedupeMatch(lead=None, by=by)
-    _audit_view(request, lead, detail="dedupe check")
+    audit_lead_view(request, lead, detail="dedupe check")
     return DedupeMatch(lead=lead, by=by)
 
 

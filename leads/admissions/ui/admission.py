@@ -16,16 +16,15 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
 from crm.services import audit_record
 
-from ... import selectors
 from ...geo import USState
 from ...models import Admission, CoveredLevel, Lead, Payer
 from ...services.followup import both_local_times, lead_zone
+from ...ui.common import LARGEST_ID, card_response, is_htmx, lead_for
 from ...ui.forms import LeadLocalDateTimeField, PanelForm
 from ...ui.lead import Notice
 from .. import admission as services
@@ -44,7 +43,6 @@ PAGE_TEMPLATE = "leads/admissions/_admission_page.html"
 CARD_ANCHOR = "#card-admission"
 # Matches the card shows; the programs page shows them all.
 CARD_MATCHES = 3
-LARGEST_ID = 2**63 - 1
 STATUS_BADGES = {
     Admission.Status.SCHEDULED: "badge-info",
     Admission.Status.ADMITTED: "badge-ok",
@@ -279,16 +277,6 @@ def _row(lead: Lead, admission: Admission) -> dict[str, Any]:
 # --- Actions -------------------------------------------------------------------------
 
 
-def _is_htmx(request: HttpRequest) -> bool:
-    return request.headers.get("HX-Request") == "true"
-
-
-def _lead_for(request: HttpRequest, pk: int) -> Lead:
-    if pk > LARGEST_ID:
-        raise Http404("No such lead.")
-    return selectors.lead_get_for(user=request.user, lead_id=pk)
-
-
 def _admission_for(lead: Lead, admission_pk: int) -> Admission:
     admission = (
         Admission.objects.filter(lead=lead, pk=min(admission_pk, LARGEST_ID))
@@ -312,10 +300,13 @@ def _card(
         "lead": lead,
         **card_context(request=request, lead=lead, forms=forms, notice=notice),
     }
-    if _is_htmx(request):
-        html = render_to_string(CARD_TEMPLATE, context, request=request)
-        return HttpResponse(html, status=status)
-    return render(request, PAGE_TEMPLATE, context, status=status)
+    return card_response(
+        request,
+        card_template=CARD_TEMPLATE,
+        page_template=PAGE_TEMPLATE,
+        context=context,
+        status=status,
+    )
 
 
 def _done(request: HttpRequest, lead: Lead, text: str) -> HttpResponse:
@@ -327,7 +318,7 @@ def _done(request: HttpRequest, lead: Lead, text: str) -> HttpResponse:
     """
     messages.success(request, text)
     address = lead.get_absolute_url() + CARD_ANCHOR
-    if not _is_htmx(request):
+    if not is_htmx(request):
         return redirect(address)
     response = HttpResponse(status=204)
     response["HX-Redirect"] = address
@@ -343,7 +334,7 @@ def _invalid(request: HttpRequest, lead: Lead, name: str, form) -> HttpResponse:
 @require_POST
 def admission_schedule(request: HttpRequest, pk: int) -> HttpResponse:
     """Schedule the lead's admission into a program that fits."""
-    lead = _lead_for(request, pk)
+    lead = lead_for(request, pk)
     criteria = match_criteria_for(lead=lead)
     matches = programs_for_criteria(criteria=criteria)
     form = AdmissionScheduleForm(request.POST, zone=lead_zone(lead), matches=matches)
@@ -365,7 +356,7 @@ def admission_schedule(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def admission_reschedule(request: HttpRequest, pk: int, admission_pk: int):
-    lead = _lead_for(request, pk)
+    lead = lead_for(request, pk)
     admission = _admission_for(lead, admission_pk)
     form = AdmissionRescheduleForm(request.POST, zone=lead_zone(lead))
     if form.is_valid():
@@ -384,7 +375,7 @@ def admission_reschedule(request: HttpRequest, pk: int, admission_pk: int):
 @login_required
 @require_POST
 def admission_admit(request: HttpRequest, pk: int, admission_pk: int):
-    lead = _lead_for(request, pk)
+    lead = lead_for(request, pk)
     admission = _admission_for(lead, admission_pk)
     form = AdmissionAdmitForm(request.POST)
     if form.is_valid():
@@ -400,7 +391,7 @@ def admission_admit(request: HttpRequest, pk: int, admission_pk: int):
 @login_required
 @require_POST
 def admission_no_show(request: HttpRequest, pk: int, admission_pk: int):
-    lead = _lead_for(request, pk)
+    lead = lead_for(request, pk)
     admission = _admission_for(lead, admission_pk)
     form = AdmissionNoShowForm(request.POST)
     if form.is_valid():
@@ -423,7 +414,7 @@ def admission_no_show(request: HttpRequest, pk: int, admission_pk: int):
 @login_required
 @require_POST
 def admission_cancel(request: HttpRequest, pk: int, admission_pk: int):
-    lead = _lead_for(request, pk)
+    lead = lead_for(request, pk)
     admission = _admission_for(lead, admission_pk)
     form = AdmissionCancelForm(request.POST)
     if form.is_valid():
@@ -460,7 +451,7 @@ def _lead_from_query(request: HttpRequest) -> Lead | None:
         return None
     if not value.isdigit():
         raise Http404("No such lead.")
-    return _lead_for(request, int(value))
+    return lead_for(request, int(value))
 
 
 @login_required

@@ -20,7 +20,6 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.http import (
     require_http_methods,
@@ -28,11 +27,9 @@ from django.views.decorators.http import (
     require_safe,
 )
 
-from crm.services import audit_record
-
-from ... import selectors
 from ...models import Lead
 from ...services.followup import lead_zone
+from ...ui.common import LARGEST_ID, audit_lead_view, card_response, is_htmx, lead_for
 from ...ui.forms import LeadLocalDateTimeField, PanelForm
 from ...ui.lead import Notice
 from ..consent import (
@@ -56,7 +53,6 @@ from ..referral import REASON_MAX_LENGTH, lead_refer_out, referral_information
 CARD_TEMPLATE = "leads/admissions/_card_part2.html"
 PAGE_TEMPLATE = "leads/admissions/_part2_page.html"
 CARD_ANCHOR = "#card-part2"
-LARGEST_ID = 2**63 - 1
 STATUS_BADGES = {
     "active": "badge-ok",
     "expired": "badge-warn",
@@ -298,27 +294,6 @@ def card_context(
 # --- Actions -------------------------------------------------------------------------
 
 
-def _is_htmx(request: HttpRequest) -> bool:
-    return request.headers.get("HX-Request") == "true"
-
-
-def _lead_for(request: HttpRequest, pk: int) -> Lead:
-    if pk > LARGEST_ID:
-        raise Http404("No such lead.")
-    return selectors.lead_get_for(user=request.user, lead_id=pk)
-
-
-def _audit_view(request: HttpRequest, lead: Lead, detail: str) -> None:
-    audit_record(
-        actor=request.user,
-        action="view",
-        object_type="lead",
-        object_id=lead.pk,
-        lead_id=lead.pk,
-        detail=detail,
-    )
-
-
 def _card(
     request: HttpRequest,
     lead: Lead,
@@ -331,15 +306,18 @@ def _card(
         "lead": lead,
         **card_context(request=request, lead=lead, forms=forms, notice=notice),
     }
-    if _is_htmx(request):
-        html = render_to_string(CARD_TEMPLATE, context, request=request)
-        return HttpResponse(html, status=status)
-    return render(request, PAGE_TEMPLATE, context, status=status)
+    return card_response(
+        request,
+        card_template=CARD_TEMPLATE,
+        page_template=PAGE_TEMPLATE,
+        context=context,
+        status=status,
+    )
 
 
 def _done(request: HttpRequest, lead: Lead, text: str) -> HttpResponse:
     """Answer an action carried out: the card again, or back to the lead page."""
-    if not _is_htmx(request):
+    if not is_htmx(request):
         messages.success(request, text)
         return redirect(lead.get_absolute_url() + CARD_ANCHOR)
     response = _card(request, lead, notice=Notice(messages.SUCCESS, text))
@@ -351,10 +329,10 @@ def _done(request: HttpRequest, lead: Lead, text: str) -> HttpResponse:
 @require_http_methods(["GET", "HEAD", "POST"])
 def part2_consent_new(request: HttpRequest, pk: int) -> HttpResponse:
     """Record a signed Part 2 consent: every §2.31 element, on a page of its own."""
-    lead = _lead_for(request, pk)
+    lead = lead_for(request, pk)
     zone = lead_zone(lead)
     if request.method != "POST":
-        _audit_view(request, lead, "part 2 consent form")
+        audit_lead_view(request, lead, "part 2 consent form")
         form = ConsentForm(
             zone=zone,
             initial={
@@ -407,7 +385,7 @@ def part2_consent_revoke_view(
     request: HttpRequest, pk: int, consent_pk: int
 ) -> HttpResponse:
     """Revoke a consent from now on; it stays on file, marked revoked."""
-    lead = _lead_for(request, pk)
+    lead = lead_for(request, pk)
     consent = _consent_of(lead, consent_pk)
     form = RevokeForm(request.POST, consent_id=consent.pk)
     if form.is_valid():
@@ -430,7 +408,7 @@ def part2_consent_revoke_view(
 @require_POST
 def part2_packet_export(request: HttpRequest, pk: int) -> HttpResponse:
     """Download the intake packet for a recipient the patient's consent covers."""
-    lead = _lead_for(request, pk)
+    lead = lead_for(request, pk)
     form = ExportForm(request.POST)
     if form.is_valid():
         data = form.cleaned_data
@@ -457,8 +435,8 @@ def part2_packet_export(request: HttpRequest, pk: int) -> HttpResponse:
 @require_safe
 def part2_disclosures(request: HttpRequest, pk: int) -> HttpResponse:
     """The patient's accounting of disclosures: every one, newest first."""
-    lead = _lead_for(request, pk)
-    _audit_view(request, lead, "accounting of disclosures")
+    lead = lead_for(request, pk)
+    audit_lead_view(request, lead, "accounting of disclosures")
     rows = [
         {
             "disclosure": disclosure,
@@ -479,7 +457,7 @@ def part2_disclosures(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "HEAD", "POST"])
 def part2_refer_out(request: HttpRequest, pk: int) -> HttpResponse:
     """Refer the lead to a partner facility the patient consented to, and close it."""
-    lead = _lead_for(request, pk)
+    lead = lead_for(request, pk)
     consents = part2_consents_active(lead=lead)
     partners = list(active_partners())
     covered = {
@@ -487,7 +465,7 @@ def part2_refer_out(request: HttpRequest, pk: int) -> HttpResponse:
         for partner in partners
     }
     if request.method != "POST":
-        _audit_view(request, lead, "refer out form")
+        audit_lead_view(request, lead, "refer out form")
         form = ReferOutForm(covered=covered)
         return _refer_page(request, lead, form, consents, partners)
     form = ReferOutForm(request.POST, covered=covered)

@@ -14,8 +14,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_safe
 
-from ... import selectors
 from ...models import Lead, PreScreen, Substance, Urgency
+from ...ui.common import lead_for
 from ..prescreen import (
     ASAM_DIMENSIONS,
     prescreen_changes,
@@ -30,7 +30,6 @@ from ..prescreen import (
 )
 from .prescreen_forms import PreScreenForm
 
-LARGEST_ID = 2**63 - 1
 # One page template for the form and for an older version (read only).
 PAGE_TEMPLATE = "leads/admissions/prescreen_form.html"
 
@@ -52,12 +51,6 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Level of care and readiness", ("level_of_care_indicated", "readiness")),
     ("Notes", ("notes",)),
 )
-
-
-def _lead_for(request: HttpRequest, pk: int) -> Lead:
-    if pk > LARGEST_ID:
-        raise Http404("No such lead.")
-    return selectors.lead_get_for(user=request.user, lead_id=pk)
 
 
 def _asam_row(prescreen: PreScreen) -> list[tuple[str, str, int | None]]:
@@ -105,7 +98,7 @@ def _form_page(
 @require_http_methods(["GET", "HEAD", "POST"])
 def prescreen_edit(request: HttpRequest, pk: int) -> HttpResponse:
     """GET: the form filled from the current version. POST: save the next one."""
-    lead = _lead_for(request, pk)
+    lead = lead_for(request, pk)
     current = prescreen_current(lead)
     if request.method != "POST":
         if current is not None:
@@ -136,7 +129,7 @@ def prescreen_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_safe
 def prescreen_version(request: HttpRequest, pk: int, version: int) -> HttpResponse:
     """One saved version, read only, and what changed since the one before."""
-    lead = _lead_for(request, pk)
+    lead = lead_for(request, pk)
     prescreen, previous = prescreen_with_previous(lead, version)
     if prescreen is None:
         raise Http404("No such version.")

@@ -22,6 +22,7 @@ from crm.services import audit_record, audit_record_many
 
 from ...models import InsuranceCardImage, InsuranceVerification, Lead
 from ...selectors import lead_get_for, leads_visible_to
+from ...ui.common import masked
 from .. import verification as vob
 from .verification_forms import (
     AuthorizationForm,
@@ -60,7 +61,7 @@ def card_context(*, request: HttpRequest, lead: Lead) -> dict[str, Any]:
         "vob_current_turnaround": vob.format_duration(vob.turnaround(current, now))
         if current
         else "",
-        "vob_member_id": vob.masked(current.member_id) if current else "",
+        "vob_member_id": masked(current.member_id) if current else "",
         "vob_history": [
             (v, status_tone(v), vob.format_duration(vob.turnaround(v, now)))
             for v in verifications
@@ -115,7 +116,7 @@ def vob_request(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "lead": lead,
             "form": form,
-            "intake_member_id": vob.masked(lead.insurance_member_id),
+            "intake_member_id": masked(lead.insurance_member_id),
         },
         status=status,
     )
@@ -193,7 +194,7 @@ def _detail(
             "lead": lead,
             "tone": status_tone(verification),
             "turnaround": vob.format_duration(vob.turnaround(verification)),
-            "member_id": vob.masked(verification.member_id),
+            "member_id": masked(verification.member_id),
             "result_facts": vob.verification_result_facts(verification),
             "result_form": result_form or VerificationResultForm(instance=verification),
             "benefit_rows": benefits or benefit_forms(verification),
