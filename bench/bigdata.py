@@ -30,6 +30,12 @@ rebuilt after it, then VACUUM ANALYZE (autovacuum may be off). What it holds:
   missed calls, a few live now) with talk time; call-backs: past ones done or
   cancelled, open ones for open leads (new-lead calls, cadence attempts, scheduled
   call-backs); texts: auto-replies, replies from leads, counselors' answers;
+- insurance verifications (VOBs) of the leads that reached insurance
+  verification, requested when they moved there by their counselor and worked by
+  one of 4 verifiers: turnaround of a median near 30 minutes with a tail of hours,
+  verified / denied / unable as the lead's journey suggests, the newest ones still
+  waiting; admissions of the leads that reached admission scheduled, into 5
+  programs by level of care: admitted, scheduled, no-show or cancelled;
 - `bench_counselor` (team 1) owns exactly 200 open leads: 25 new and unworked
   (some past their SLA), 15 whose text reply waits, 30 call-backs due or missed,
   20 due later today, 110 more across the pipeline; plus closed leads of their
@@ -70,8 +76,50 @@ BIG_TABLES = (
     "leads_callback",
     "telephony_call",
     "notifications_message",
+    "leads_insuranceverification",
+    "leads_admission",
 )
 COUNTED_TABLES = (*BIG_TABLES, "crm_user", "crm_team", "telephony_trackingnumber")
+VERIFIERS = [
+    ("Renata", "Silva"),
+    ("Ahmed", "Karimi"),
+    ("Joy", "Bautista"),
+    ("Li", "Wen"),
+]
+# name, facility, city, state, levels of care (CoveredLevel), capacity, open beds
+PROGRAMS = [
+    ("Harbor Recovery – Detox", "Harbor Recovery", "Delray Beach", "FL",
+     ["detox"], 30, 4),
+    ("Harbor Recovery – Residential", "Harbor Recovery", "Delray Beach", "FL",
+     ["residential", "detox"], 80, 9),
+    ("Harbor Recovery – Day Programs", "Harbor Recovery", "Boca Raton", "FL",
+     ["php", "iop"], 90, 22),
+    ("Harbor Recovery Outpatient – Austin", "Harbor Recovery", "Austin", "TX",
+     ["iop", "outpatient"], 60, 15),
+    ("Harbor Recovery Outpatient – Phoenix", "Harbor Recovery", "Phoenix", "AZ",
+     ["php", "iop", "outpatient"], 60, 12),
+]  # fmt: skip
+# The lead's level of care → the level admitted to, and two programs offering it
+# (indexes into PROGRAMS), one picked at random.
+ADMISSION_LEVELS = {
+    "detox": ("detox", (0, 1)),
+    "residential": ("residential", (1, 1)),
+    "php": ("php", (2, 4)),
+    "iop": ("iop", (2, 3)),
+    "outpatient": ("outpatient", (3, 4)),
+    "aftercare": ("outpatient", (3, 4)),
+    "unsure": ("iop", (2, 4)),
+}
+# What leads call their insurance → the payer list's name (migration 0006).
+PAYER_ON_LIST = {
+    "Aetna": "Aetna",
+    "Cigna": "Cigna",
+    "UnitedHealthcare": "UnitedHealthcare",
+    "Blue Cross Blue Shield": "Anthem Blue Cross Blue Shield",
+    "Humana": "Humana",
+    "Medicaid": "State Medicaid (fee for service)",
+    "Tricare": "TRICARE East",
+}
 
 FUNNEL = (
     "new",
@@ -469,7 +517,12 @@ def _loaded(leads: int, log) -> bool:
             [list(FUNNEL[:7]), BENCH_COUNSELOR],
         )
         open_leads, users = cursor.fetchone()
+        cursor.execute("SELECT EXISTS (SELECT 1 FROM leads_insuranceverification)")
+        with_vobs = cursor.fetchone()[0]
     if not users:
+        return False
+    if not with_vobs:
+        log("the database was loaded before VOBs and admissions were: reloading")
         return False
     if open_leads != BENCH_OPEN_LEADS:
         # Someone worked the queue by hand: the figures shift a little, which is
@@ -530,7 +583,7 @@ def _reference_rows(now: datetime) -> dict:
     from phonenumber_field.phonenumber import PhoneNumber
 
     from crm.models import Team, User
-    from leads.models import LeadSource
+    from leads.models import LeadSource, Payer, Program
     from telephony.models import TrackingNumber
 
     teams = [
@@ -595,6 +648,33 @@ def _reference_rows(now: datetime) -> dict:
         is_superuser=True,
         password=password,
     )
+    verifiers = []
+    for position, (first, last) in enumerate(VERIFIERS):
+        user = User.objects.create(
+            username=f"{first.lower()}.{last.lower()}",
+            first_name=first,
+            last_name=last,
+            role=User.Role.VERIFIER,
+            presence=User.Presence.AVAILABLE,
+            password=unusable,
+        )
+        for team in teams[position % 2 :: 2]:
+            team.members.add(user)
+        verifiers.append(user.pk)
+    payers = dict(Payer.objects.values_list("name", "id"))
+    programs = []
+    for name, facility, city, state, levels, capacity, open_beds in PROGRAMS:
+        program = Program.objects.create(
+            name=name,
+            facility_name=facility,
+            city=city,
+            state=state,
+            levels_of_care=levels,
+            capacity=capacity,
+            open_beds=open_beds,
+        )
+        program.payers.set(payers.values())
+        programs.append(program.pk)
     sources, tracking_ids, tracking_numbers = [], [], []
     for slug, name, kind, _share, campaigns, _pages in SOURCES:
         source = LeadSource.objects.create(slug=slug, name=name, kind=kind)
@@ -619,6 +699,9 @@ def _reference_rows(now: datetime) -> dict:
         "counselors": counselors,
         "bench": bench.pk,
         "supervisor": supervisor.pk,
+        "verifiers": verifiers,
+        "programs": programs,
+        "payers": {said: payers.get(name) for said, name in PAYER_ON_LIST.items()},
         "sources": sources,
         "tracking_ids": tracking_ids,
         "tracking_numbers": tracking_numbers,
@@ -1202,6 +1285,161 @@ ORDER BY m.at
 """  # noqa: S608
 
 
+def _stage_time(k: int) -> str:
+    """When a lead of `bench_seed s` moved into FUNNEL[k] (k >= 2): as in
+    `_stage_change_sql`, its moves after the first response are spread evenly."""
+    return (
+        f"(s.first_response_at + (s.stage_changed_at - s.first_response_at) * "
+        f"({k - 1}::float8 / GREATEST(s.rank - 1 + (s.exit_stage <> '')::int, 1)))"
+    )
+
+
+def _verification_sql(now: str, refs: dict) -> str:
+    """One VOB per lead that reached insurance verification, requested when it
+    moved there and done before its next move; the newest open ones still wait."""
+    verifiers = array(refs["verifiers"], "bigint")
+    payer_id = (
+        "CASE l.insurance_payer "
+        + " ".join(
+            f"WHEN {q(said)} THEN {q(pk)}::bigint"
+            for said, pk in refs["payers"].items()
+            if pk is not None
+        )
+        + " END"
+    )
+    normal = "sqrt(-2 * ln(1 - w.u_t1)) * cos(2 * pi() * w.u_t2)"
+    requested = _stage_time(4)
+    following = _stage_time(5)
+    return f"""
+INSERT INTO leads_insuranceverification (
+    lead_id, is_current, status, requested_at, requested_by_id, request_note,
+    verifier_id, started_at, completed_at, completed_by_id, payer_id, payer_name,
+    plan_type, member_id, group_number, subscriber_name, subscriber_relationship,
+    secondary_payer_name, secondary_member_id, method, payer_rep_name,
+    call_reference, eligibility_trace, coverage_active, network_status,
+    behavioral_health_carve_out, utilization_review_contact, not_a_guarantee,
+    result_notes, eligibility_response
+)
+SELECT v.id, TRUE, v.status, v.requested_at, v.worker_id, '',
+    CASE WHEN v.status <> 'requested' THEN v.verifier_id END,
+    CASE WHEN v.status <> 'requested' THEN v.requested_at
+        + (COALESCE(v.completed_at, {now}) - v.requested_at) * 0.25 END,
+    v.completed_at,
+    CASE WHEN v.completed_at IS NOT NULL THEN v.verifier_id END,
+    {payer_id},
+    CASE WHEN ({payer_id}) IS NULL THEN l.insurance_payer ELSE '' END,
+    CASE l.insurance_payer WHEN 'Medicaid' THEN 'medicaid'
+        WHEN 'Tricare' THEN 'tricare'
+        ELSE (ARRAY['ppo', 'hmo', 'epo'])[1 + floor(v.u_x * 3)::int] END,
+    '', '', l.first_name || ' ' || l.last_name, 'self', '', '',
+    (ARRAY['portal', 'portal', 'phone', 'electronic'])[1 + floor(v.u_t2 * 4)::int],
+    '', '', '',
+    CASE v.status WHEN 'verified' THEN 'yes' WHEN 'denied' THEN 'no'
+        ELSE 'unknown' END,
+    CASE WHEN v.status <> 'verified' THEN 'unknown'
+        WHEN v.u_x < 0.65 THEN 'in' ELSE 'out' END,
+    '', '', TRUE, '', ''
+FROM (
+    SELECT w.*,
+        CASE WHEN w.status IN ('requested', 'in_progress') THEN NULL
+             ELSE w.requested_at + LEAST(
+                 make_interval(secs => 60 * LEAST(GREATEST(
+                     exp(ln(28) + {normal}), 3), 2160)),
+                 GREATEST((w.next_at - w.requested_at) * 0.9, interval '1 minute'))
+        END AS completed_at
+    FROM (
+        SELECT x.*,
+            CASE
+                WHEN x.is_open AND x.rank = 4
+                     AND {now} - x.requested_at < interval '4 hours'
+                    THEN CASE WHEN x.u_s < 0.5 THEN 'requested' ELSE 'in_progress' END
+                WHEN x.is_open AND x.rank = 4
+                    THEN CASE WHEN x.u_s < 0.70 THEN 'verified'
+                              WHEN x.u_s < 0.82 THEN 'denied' ELSE 'unable' END
+                WHEN x.rank = 4 AND x.lost_reason = 'no_usable_coverage'
+                    THEN CASE WHEN x.u_s < 0.65 THEN 'denied' ELSE 'unable' END
+                WHEN x.rank >= 5
+                    THEN CASE WHEN x.u_s < 0.92 THEN 'verified' ELSE 'unable' END
+                ELSE CASE WHEN x.u_s < 0.60 THEN 'verified'
+                          WHEN x.u_s < 0.80 THEN 'denied' ELSE 'unable' END
+            END AS status
+        FROM (
+            SELECT s.id, s.worker_id, s.is_open, s.rank, s.lost_reason, s.u_x,
+                {requested} AS requested_at,
+                CASE WHEN s.is_open AND s.rank = 4 THEN {now}
+                     ELSE {following} END AS next_at,
+                ({verifiers})[1 + floor(random() * {len(refs["verifiers"])})::int]
+                    AS verifier_id,
+                random() AS u_s, random() AS u_t1, random() AS u_t2
+            FROM bench_seed s
+            WHERE s.rank >= 4
+        ) x
+    ) w
+) v
+JOIN leads_lead l ON l.id = v.id
+ORDER BY v.requested_at
+"""  # noqa: S608
+
+
+def _admission_sql(now: str, refs: dict) -> str:
+    """The admission of each lead that reached admission scheduled: admitted when
+    it moved to admitted, still scheduled for an open one, else no-show or
+    cancelled when it was lost."""
+    programs = refs["programs"]
+    level = (
+        "CASE l.level_of_care "
+        + " ".join(
+            f"WHEN {q(lead_level)} THEN {q(admitted_level)}"
+            for lead_level, (admitted_level, _) in ADMISSION_LEVELS.items()
+        )
+        + " ELSE 'iop' END"
+    )
+    program = (
+        "CASE l.level_of_care "
+        + " ".join(
+            f"WHEN {q(lead_level)} THEN (ARRAY[{programs[a]}, {programs[b]}]::bigint[])"
+            "[1 + floor(a.u_p * 2)::int]"
+            for lead_level, (_, (a, b)) in ADMISSION_LEVELS.items()
+        )
+        + f" ELSE {programs[2]}::bigint END"
+    )
+    return f"""
+INSERT INTO leads_admission (
+    lead_id, program_id, level_of_care, scheduled_for, travel_arranged,
+    travel_notes, status, status_changed_at, status_changed_by_id, admitted_at,
+    cancel_reason, created_at, created_by_id
+)
+SELECT a.id, {program}, {level},
+    CASE a.status
+        WHEN 'admitted' THEN a.admitted_move - make_interval(mins => (a.u_p * 90)::int)
+        WHEN 'scheduled' THEN {now} + make_interval(hours => 3 + (a.u_p * 96)::int)
+        ELSE a.scheduled_move + (a.stage_changed_at - a.scheduled_move) * 0.5 END,
+    l.level_of_care IN ('detox', 'residential') AND a.u_p < 0.5, '',
+    a.status,
+    CASE a.status WHEN 'admitted' THEN a.admitted_move
+                  WHEN 'scheduled' THEN a.scheduled_move
+                  ELSE a.stage_changed_at END,
+    a.worker_id,
+    CASE WHEN a.status = 'admitted' THEN a.admitted_move END,
+    CASE WHEN a.status = 'cancelled' THEN 'Chose another program.' ELSE '' END,
+    a.scheduled_move, a.worker_id
+FROM (
+    SELECT s.id, s.worker_id, s.stage_changed_at,
+        CASE WHEN s.exit_stage = 'admitted' THEN 'admitted'
+             WHEN s.is_open THEN 'scheduled'
+             WHEN s.lost_reason = 'no_show' THEN 'no_show'
+             ELSE 'cancelled' END AS status,
+        {_stage_time(6)} AS scheduled_move,
+        {_stage_time(7)} AS admitted_move,
+        random() AS u_p
+    FROM bench_seed s
+    WHERE s.rank >= 6
+) a
+JOIN leads_lead l ON l.id = a.id
+ORDER BY a.scheduled_move
+"""  # noqa: S608
+
+
 def _drop_indexes(cursor, log) -> list[tuple[str, str]]:
     cursor.execute(
         """
@@ -1264,6 +1502,8 @@ def load(n: int, *, log=print) -> None:
         step("calls", _call_sql(now, refs))
         step("call-backs", _callback_sql(now, refs))
         step("texts", _message_sql(now))
+        step("insurance verifications", _verification_sql(now, refs))
+        step("admissions", _admission_sql(now, refs))
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE bench_seed")
             for table in ("leads_lead", "leads_touch"):

@@ -117,6 +117,84 @@ def export_speed_by_hour(*, user: User, filters: DashboardFilters) -> Export:
     )
 
 
+def _minutes(seconds: float | None) -> str:
+    return "" if seconds is None else f"{seconds / 60:.1f}"
+
+
+def export_vob_turnaround(*, user: User, filters: DashboardFilters) -> Export:
+    report = selectors.vob_report(scope=_scope(user, filters), filters=filters)
+    target = report.target_minutes
+    rows = [(row.label, row.figures) for row in report.by_outcome]
+    rows.append(("All requested", report.overall))
+    return Export(
+        header=[
+            "Outcome",
+            "Requested",
+            "Completed",
+            "Waiting",
+            "Median minutes",
+            "P90 minutes",
+            f"Within {target} minutes",
+            f"Share within {target} minutes",
+        ],
+        rows=[
+            [
+                label,
+                figures.requested,
+                figures.completed,
+                figures.waiting,
+                _minutes(figures.median_seconds),
+                _minutes(figures.p90_seconds),
+                figures.within_target,
+                _share(figures.within_target_share),
+            ]
+            for label, figures in rows
+        ],
+    )
+
+
+def export_vob_turnaround_times(*, user: User, filters: DashboardFilters) -> Export:
+    report = selectors.vob_report(scope=_scope(user, filters), filters=filters)
+    return Export(
+        header=["Turnaround", "Completed VOBs", "Within target"],
+        rows=[
+            [band.label, band.vobs, "yes" if band.within_target else "no"]
+            for band in report.bands
+        ],
+    )
+
+
+def export_vob_conversion(*, user: User, filters: DashboardFilters) -> Export:
+    conversion = selectors.vob_report(
+        scope=_scope(user, filters), filters=filters
+    ).conversion
+    return Export(
+        header=["Leads", "Count", "Rate", "Rate of"],
+        rows=[
+            ["Created in the range", conversion.leads, "", ""],
+            [
+                "With a VOB requested",
+                conversion.leads_with_vob,
+                _share(conversion.lead_to_vob),
+                "lead to VOB",
+            ],
+            ["With benefits verified", conversion.verified, "", ""],
+            [
+                "Verified, then admitted",
+                conversion.admitted,
+                _share(conversion.vob_to_admit),
+                "VOB to admission",
+            ],
+            [
+                "Verified, admission scheduled",
+                conversion.scheduled,
+                _share(conversion.scheduled_share),
+                "VOB to admission scheduled",
+            ],
+        ],
+    )
+
+
 def export_leaderboard(*, user: User, filters: DashboardFilters) -> Export:
     rows = selectors.leaderboard(scope=_scope(user, filters), filters=filters)
     return Export(
@@ -165,6 +243,9 @@ EXPORTS: dict[str, Callable[..., Export]] = {
     "lost-reasons": export_lost_reasons,
     "speed-by-counselor": export_speed_by_counselor,
     "speed-by-hour": export_speed_by_hour,
+    "vob-turnaround": export_vob_turnaround,
+    "vob-turnaround-times": export_vob_turnaround_times,
+    "vob-conversion": export_vob_conversion,
     "leaderboard": export_leaderboard,
     **{key: _attribution_export(key) for key in selectors.ATTRIBUTION_DIMENSIONS},
 }

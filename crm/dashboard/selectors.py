@@ -1,4 +1,5 @@
-"""Reads of the supervisor dashboard: live tiles, funnel, speed to lead, leaderboard,
+"""Reads of the supervisor dashboard: live tiles, funnel, speed to lead, insurance
+verification (VOB turnaround and VOB-to-admission conversion), leaderboard,
 attribution.
 
 Every figure is an aggregate query whose number does not grow with the leads
@@ -25,6 +26,7 @@ from django.db.models import (
     Func,
     IntegerField,
     Max,
+    Min,
     Q,
     QuerySet,
     Sum,
@@ -37,6 +39,8 @@ from django.utils import timezone
 from crm.models import Team, User
 from leads.models import (
     OPEN_STAGES,
+    Admission,
+    InsuranceVerification,
     Lead,
     LeadSource,
     LevelOfCare,
@@ -76,6 +80,9 @@ BACKWARD_MOVES_Q = reduce(
 )
 LIVE_CALL_STATUSES: tuple[str, ...] = (Call.Status.RINGING, Call.Status.IN_PROGRESS)
 FIRST_RESPONSE_TARGET = timedelta(minutes=5)
+# Benefits returned within half an hour convert two to three times better: the
+# industry's target for a VOB's turnaround.
+VOB_TARGET = timedelta(minutes=30)
 ATTRIBUTION_TOP_ROWS = 25
 MAX_RANGE_DAYS = 366
 DEFAULT_RANGE_DAYS = 30
@@ -237,10 +244,24 @@ class LiveTiles:
     presence: dict[str, int]
     calls_in_progress: int
     missed_calls_today: int
+    vobs_waiting: int = 0
+    # How long the oldest waiting VOB has waited since it was requested.
+    oldest_vob_wait_seconds: float | None = None
 
     @property
     def available(self) -> int:
         return self.presence.get(User.Presence.AVAILABLE, 0)
+
+    @property
+    def oldest_vob_wait_label(self) -> str:
+        return duration_label(self.oldest_vob_wait_seconds)
+
+    @property
+    def vob_wait_over_target(self) -> bool:
+        return (
+            self.oldest_vob_wait_seconds is not None
+            and self.oldest_vob_wait_seconds > VOB_TARGET.total_seconds()
+        )
 
     @property
     def presence_rows(self) -> list[tuple[str, str, int]]:
@@ -284,12 +305,22 @@ def live_tiles(*, scope: Scope, now: datetime | None = None) -> LiveTiles:
     in_progress = calls.filter(status__in=LIVE_CALL_STATUSES).count()
     today_start = _day_start(timezone.localtime(now, center_zone()).date())
     missed = calls.filter(missed_at__gte=today_start, missed_at__lte=now).count()
+    # Read off the verifiers' queue index (`vob_waiting`): a few rows at most.
+    vobs = InsuranceVerification.objects.order_by().waiting()
+    if scope.team_ids is not None:
+        vobs = vobs.filter(lead__team_id__in=scope.team_ids)
+    vob_queue = vobs.aggregate(n=Count("id"), oldest=Min("requested_at"))
+    oldest = vob_queue["oldest"]
     return LiveTiles(
         waiting_unassigned=waiting,
         sla_breaches=breaches,
         presence=presence,
         calls_in_progress=in_progress,
         missed_calls_today=missed,
+        vobs_waiting=vob_queue["n"],
+        oldest_vob_wait_seconds=None
+        if oldest is None
+        else max(0.0, (now - oldest).total_seconds()),
     )
 
 
@@ -346,9 +377,10 @@ def _arm(
     group_by: tuple[str, ...] = (),
     order_by: str = "",
     limit: int | None = None,
+    source: str = "c",
 ) -> str:
-    """One SELECT over the common rows `c` (see `_union_over`)."""
-    sql = f"SELECT {select} FROM c"  # noqa: S608 (module constants only)
+    """One SELECT over the common rows `c`, or `source` (see `_union_over`)."""
+    sql = f"SELECT {select} FROM {source}"  # noqa: S608 (module constants only)
     if where:
         sql += " WHERE " + " AND ".join(where)
     if group_by:
@@ -360,18 +392,30 @@ def _arm(
     return sql
 
 
-def _union_over(base: QuerySet, arms: list[str]) -> list[tuple]:
+def _union_over(
+    base: QuerySet, arms: list[str], *, also: dict[str, QuerySet | str] | None = None
+) -> list[tuple]:
     """Run `arms`, each a grouping of the rows of `base` (named `c`), as one query.
 
     The rows of `base` are read once (PostgreSQL materializes a CTE used more than
-    once) and each arm groups that small result. The SQL around the ORM's query
+    once) and each arm groups that small result. `also` names more common rows,
+    each a query or SQL over the ones before it. The SQL around the ORM's queries
     holds only this module's constants; every value is a query parameter.
     """
     base_sql, params = base.query.sql_with_params()
+    ctes = [f"c AS ({base_sql})"]
+    params = list(params)
+    for name, rows in (also or {}).items():
+        if isinstance(rows, str):
+            ctes.append(f"{name} AS ({rows})")
+        else:
+            rows_sql, rows_params = rows.query.sql_with_params()
+            ctes.append(f"{name} AS ({rows_sql})")
+            params.extend(rows_params)
     # SQLite allows ORDER BY and LIMIT in a compound SELECT only in subqueries.
     arms = [f"SELECT * FROM ({arm}) AS arm_{n}" for n, arm in enumerate(arms)]  # noqa: S608
-    sql = f"WITH c AS ({base_sql}) " + " UNION ALL ".join(arms)
-    return _fetch(sql, params)
+    sql = "WITH " + ", ".join(ctes) + " " + " UNION ALL ".join(arms)
+    return _fetch(sql, tuple(params))
 
 
 def lead_rollup(*, scope: Scope, filters: DashboardFilters) -> LeadRollup:
@@ -709,17 +753,29 @@ LEAD_FIGURE_ARMS: tuple[tuple[str, str | None, tuple[str, ...], bool], ...] = (
     ("counselor", "k_resp", ("k_resp IS NOT NULL",), True),
     ("owner", "k_owner", ("k_owner IS NOT NULL",), False),
 )
-LeadFigures = dict[tuple[str, int | None], ResponseFigures]
+# Counts of one group of an arm (three numbers) and its median and 90th percentile.
+ArmFigures = tuple[int, int, int, list[float] | None]
+
+
+@dataclass(frozen=True)
+class LeadFigures:
+    """What the one pass over the range's leads found, keyed (arm name, key)."""
+
+    response: dict[tuple[str, int | None], ResponseFigures]
+    # The VOBs of those leads (see `VOB_FIGURE_ARMS`).
+    vob: dict[tuple[str, int | None], ArmFigures]
 
 
 def lead_figures(*, scope: Scope, filters: DashboardFilters) -> LeadFigures:
     """Response figures of the range's leads: overall, by hour of arrival (center
-    time), by first responder and by owner, keyed (arm name, key).
+    time), by first responder and by owner; and the turnaround and outcome of
+    their VOBs (`vob_report`).
 
-    One query reads the leads once; PostgreSQL computes each group's median and
-    90th percentile (`percentile_cont`). SQLite, the local default, has no
-    percentile function: a second query returns how many leads were answered in
-    each whole second per group, and the percentiles are read off those counts.
+    One query reads the leads once, and their VOBs beside them; PostgreSQL
+    computes each group's median and 90th percentile (`percentile_cont`). SQLite,
+    the local default, has no percentile function: a second query returns how
+    many leads were answered (VOBs returned) in each whole second per group, and
+    the percentiles are read off those counts.
     """
     rows = _cohort(scope=scope, filters=filters).values(
         k_hour=Cast(
@@ -733,11 +789,14 @@ def lead_figures(*, scope: Scope, filters: DashboardFilters) -> LeadFigures:
             default=Value(0),
             output_field=IntegerField(),
         ),
+        k_id=F("id"),
+        k_stage=F("stage"),
     )
+    also = {"v": _vobs_from(filters), "cv": VOBS_OF_THE_LEADS_SQL}
     on_postgres = connection.vendor == "postgresql"
     percentiles, none = (
         (
-            "PERCENTILE_CONT(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY secs)",
+            "PERCENTILE_CONT(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY {secs})",
             "CAST(NULL AS DOUBLE PRECISION[])",
         )
         if on_postgres
@@ -747,30 +806,54 @@ def lead_figures(*, scope: Scope, filters: DashboardFilters) -> LeadFigures:
         _arm(
             f"'{name}' AS dim, CAST({column or 'NULL'} AS INTEGER) AS k, "
             "COUNT(*) AS leads, COUNT(secs) AS responded, SUM(in_time) AS in_time, "
-            f"{percentiles if wanted else none} AS pct",
+            f"{percentiles.format(secs='secs') if wanted else none} AS pct",
             where=where,
             group_by=(column,) if column else (),
         )
         for name, column, where, wanted in LEAD_FIGURE_ARMS
+    ] + [
+        _arm(
+            f"'{name}', CAST({column or 'NULL'} AS INTEGER), {counts}, "
+            f"{percentiles.format(secs='v_secs') if wanted else none}",
+            where=where,
+            group_by=(column,) if column else (),
+            source="cv",
+        )
+        for name, column, where, counts, wanted in VOB_FIGURE_ARMS
     ]
-    found = {
-        (name, None if key is None else int(key)): (leads, responded, in_time, pct)
-        for name, key, leads, responded, in_time, pct in _union_over(rows, arms)
+    found: dict[tuple[str, int | None], ArmFigures] = {
+        (name, None if key is None else int(key)): (
+            int(leads or 0),
+            int(responded or 0),
+            int(in_time or 0),
+            pct,
+        )
+        for name, key, leads, responded, in_time, pct in _union_over(
+            rows, arms, also=also
+        )
     }
     if not on_postgres:
         arms = [
             _arm(
                 f"'{name}' AS dim, CAST({column or 'NULL'} AS INTEGER) AS k, "
-                "ROUND(secs) AS s, COUNT(*) AS n",
-                where=("secs IS NOT NULL", *where),
-                group_by=(*((column,) if column else ()), "ROUND(secs)"),
+                f"ROUND({secs}) AS s, COUNT(*) AS n",
+                where=(f"{secs} IS NOT NULL", *where),
+                group_by=(*((column,) if column else ()), f"ROUND({secs})"),
+                source=source,
             )
-            for name, column, where, wanted in LEAD_FIGURE_ARMS
+            for name, column, where, wanted, secs, source in (
+                *(arm + ("secs", "c") for arm in LEAD_FIGURE_ARMS),
+                *(
+                    (name, column, where, wanted, "v_secs", "cv")
+                    for name, column, where, _, wanted in VOB_FIGURE_ARMS
+                ),
+            )
             if wanted
         ]
         histograms: dict[tuple[str, int | None], list[tuple[float, int]]] = {}
         for name, key, seconds, n in sorted(
-            _union_over(rows, arms), key=lambda row: (row[0], row[1] or 0, row[2])
+            _union_over(rows, arms, also=also),
+            key=lambda row: (row[0], row[1] or 0, row[2]),
         ):
             group = (name, None if key is None else int(key))
             histograms.setdefault(group, []).append((float(seconds), n))
@@ -785,16 +868,25 @@ def lead_figures(*, scope: Scope, filters: DashboardFilters) -> LeadFigures:
                     _percentile_of_histogram(histogram, 0.9),
                 ],
             )
-    return {
-        group: ResponseFigures(
-            leads=leads,
-            responded=responded,
-            within_target=int(in_time or 0),
-            median_seconds=pct[0] if pct else None,
-            p90_seconds=pct[1] if pct else None,
-        )
-        for group, (leads, responded, in_time, pct) in found.items()
-    }
+    response_arms = {name for name, *_ in LEAD_FIGURE_ARMS}
+    return LeadFigures(
+        response={
+            group: ResponseFigures(
+                leads=leads,
+                responded=responded,
+                within_target=in_time,
+                median_seconds=pct[0] if pct else None,
+                p90_seconds=pct[1] if pct else None,
+            )
+            for group, (leads, responded, in_time, pct) in found.items()
+            if group[0] in response_arms
+        },
+        vob={
+            group: figures
+            for group, figures in found.items()
+            if group[0] not in response_arms
+        },
+    )
 
 
 def speed_to_lead_report(
@@ -802,7 +894,7 @@ def speed_to_lead_report(
 ) -> SpeedToLead:
     """Time from a lead's creation to the first call or text by a person: overall,
     by the counselor who answered first, and by the hour the lead came in."""
-    figures = figures or lead_figures(scope=scope, filters=filters)
+    figures = (figures or lead_figures(scope=scope, filters=filters)).response
     responders = [key for name, key in figures if name == "counselor"]
     names = {
         row["id"]: person_name(row["first_name"], row["last_name"], row["username"])
@@ -833,6 +925,301 @@ def speed_to_lead_report(
     )
 
 
+# --- Insurance verification (VOB) ----------------------------------------------------
+
+VERIFIED = InsuranceVerification.Status.VERIFIED
+# Turnaround bands of the chart, by their upper bound in minutes (included); the
+# first two together are the VOBs returned within the target.
+VOB_TURNAROUND_BANDS: tuple[tuple[int | None, str], ...] = (
+    (15, "15 min or less"),
+    (30, "15–30 min"),
+    (60, "30–60 min"),
+    (120, "1–2 h"),
+    (240, "2–4 h"),
+    (480, "4–8 h"),
+    (1440, "8–24 h"),
+    (None, "Over a day"),
+)
+VOB_BAND_SQL = (
+    "CASE "
+    + " ".join(
+        f"WHEN v_secs <= {minutes * 60} THEN {index}"
+        for index, (minutes, _) in enumerate(VOB_TURNAROUND_BANDS)
+        if minutes is not None
+    )
+    + f" ELSE {len(VOB_TURNAROUND_BANDS) - 1} END"
+)
+
+
+@dataclass(frozen=True)
+class TurnaroundFigures:
+    """VOBs requested, how many came back, and how fast (request to result)."""
+
+    requested: int
+    completed: int
+    within_target: int
+    median_seconds: float | None
+    p90_seconds: float | None
+
+    @property
+    def waiting(self) -> int:
+        return self.requested - self.completed
+
+    @property
+    def within_target_share(self) -> float | None:
+        return _rate(self.within_target, self.completed)
+
+    @property
+    def within_target_label(self) -> str:
+        return percent_label(self.within_target_share)
+
+    @property
+    def median_label(self) -> str:
+        return duration_label(self.median_seconds)
+
+    @property
+    def p90_label(self) -> str:
+        return duration_label(self.p90_seconds)
+
+
+NO_VOBS = TurnaroundFigures(0, 0, 0, None, None)
+
+
+@dataclass(frozen=True)
+class OutcomeTurnaround:
+    status: str
+    label: str
+    figures: TurnaroundFigures
+
+
+@dataclass(frozen=True)
+class TurnaroundBand:
+    label: str
+    vobs: int
+    within_target: bool
+
+
+@dataclass(frozen=True)
+class VobConversion:
+    """From the range's leads to a VOB, and from verified benefits to admission."""
+
+    # Leads created in the range (the funnel's inquiries).
+    leads: int
+    # Of those, the leads with a VOB requested.
+    leads_with_vob: int
+    # Of those, the leads whose benefits a VOB verified, and what became of them.
+    verified: int
+    admitted: int
+    scheduled: int
+
+    @property
+    def lead_to_vob(self) -> float | None:
+        return _rate(self.leads_with_vob, self.leads)
+
+    @property
+    def vob_to_admit(self) -> float | None:
+        return _rate(self.admitted, self.verified)
+
+    @property
+    def scheduled_share(self) -> float | None:
+        return _rate(self.scheduled, self.verified)
+
+    @property
+    def lead_to_vob_label(self) -> str:
+        return percent_label(self.lead_to_vob)
+
+    @property
+    def vob_to_admit_label(self) -> str:
+        return percent_label(self.vob_to_admit)
+
+    @property
+    def scheduled_share_label(self) -> str:
+        return percent_label(self.scheduled_share)
+
+
+@dataclass(frozen=True)
+class VobReport:
+    overall: TurnaroundFigures
+    by_outcome: list[OutcomeTurnaround]
+    bands: list[TurnaroundBand]
+    conversion: VobConversion
+    target_minutes: int = int(VOB_TARGET.total_seconds() // 60)
+
+    @property
+    def chart_summary(self) -> str:
+        bands = "; ".join(f"{band.label}: {band.vobs}" for band in self.bands)
+        return "Completed VOBs by turnaround: " + (
+            bands if self.overall.completed else "no VOB completed"
+        )
+
+
+def _requested_in_range(filters: DashboardFilters) -> Q:
+    """VOBs requested in the range, written so that the two partial indexes answer.
+
+    A VOB is waiting or has its result time (a database rule), and a result comes
+    after the request: those done are found on `vob_completed` from the range's
+    start, those waiting on `vob_waiting`. No index on the request time is needed.
+    """
+    requested = Q(
+        requested_at__gte=filters.starts_at, requested_at__lt=filters.ends_before
+    )
+    return (Q(completed_at__gte=filters.starts_at) & requested) | Q(
+        requested, status__in=InsuranceVerification.WAITING_STATUSES
+    )
+
+
+# VOB statuses as small numbers, so that they group beside the leads' integer keys.
+VOB_STATUS_CODE: dict[str, int] = {
+    status: code for code, status in enumerate(InsuranceVerification.Status.values)
+}
+VERIFIED_CODE = VOB_STATUS_CODE[VERIFIED]
+# What became of a VOB's lead: admitted (an admission marked admitted, or the
+# lead's stage: admitted is final), else an admission scheduled, else neither.
+ADMITTED, SCHEDULED = 2, 1
+
+
+def _vobs_from(filters: DashboardFilters) -> QuerySet[InsuranceVerification]:
+    """The VOBs that may be of the range's leads: those requested since the range
+    began (a lead's VOBs come after it), each with what it found and how fast.
+
+    Read off the two partial indexes: those done from the range's start on
+    `vob_completed` (a result comes after its request), those waiting on
+    `vob_waiting`. Whether the lead was admitted or has an admission scheduled is
+    looked up in two small sets the database hashes once: the admissions admitted
+    since the range began, the ones scheduled now.
+    """
+    one, zero = Value(1), Value(0)
+    admitted = Admission.objects.filter(
+        status=Admission.Status.ADMITTED, admitted_at__gte=filters.starts_at
+    ).values("lead_id")
+    scheduled = Admission.objects.filter(status=Admission.Status.SCHEDULED).values(
+        "lead_id"
+    )
+    return (
+        InsuranceVerification.objects.order_by()
+        .filter(
+            Q(completed_at__gte=filters.starts_at)
+            | Q(
+                requested_at__gte=filters.starts_at,
+                status__in=InsuranceVerification.WAITING_STATUSES,
+            )
+        )
+        .values(
+            v_lead=F("lead_id"),
+            v_status=Case(
+                *[
+                    When(status=status, then=Value(code))
+                    for status, code in VOB_STATUS_CODE.items()
+                ],
+                output_field=IntegerField(),
+            ),
+            v_secs=SecondsBetween(F("completed_at"), F("requested_at")),
+            v_in_time=Case(
+                When(completed_at__lte=F("requested_at") + VOB_TARGET, then=one),
+                default=zero,
+            ),
+            v_admission=Case(
+                When(lead_id__in=admitted, then=Value(ADMITTED)),
+                When(lead_id__in=scheduled, then=Value(SCHEDULED)),
+                default=zero,
+            ),
+        )
+    )
+
+
+VOB_BECAME_SQL = (
+    f"CASE WHEN c.k_stage = '{Stage.ADMITTED}' OR v.v_admission = {ADMITTED} "
+    f"THEN {ADMITTED} "
+    f"WHEN c.k_stage = '{Stage.ADMISSION_SCHEDULED}' OR v.v_admission = {SCHEDULED} "
+    f"THEN {SCHEDULED} ELSE 0 END"
+)
+# The range's leads' VOBs (`c` the leads, `v` the VOBs): the rows that
+# `VOB_FIGURE_ARMS` group.
+VOBS_OF_THE_LEADS_SQL = (
+    f"SELECT v.v_lead, v.v_status, v.v_secs, v.v_in_time, {VOB_BECAME_SQL} "  # noqa: S608
+    "AS v_became FROM c JOIN v ON v.v_lead = c.k_id"
+)
+_VERIFIED_LEAD = f"CASE WHEN v_status = {VERIFIED_CODE}"
+# name, grouping column, condition, three counts, percentiles wanted.
+VOB_FIGURE_ARMS: tuple[tuple[str, str | None, tuple[str, ...], str, bool], ...] = (
+    ("vob", None, (), "COUNT(*), COUNT(v_secs), SUM(v_in_time)", True),
+    ("vob_outcome", "v_status", (), "COUNT(*), COUNT(v_secs), SUM(v_in_time)", True),
+    ("vob_band", VOB_BAND_SQL, ("v_secs IS NOT NULL",), "COUNT(*), 0, 0", False),
+    (
+        "vob_leads",
+        None,
+        (),
+        "COUNT(DISTINCT v_lead), "
+        f"COUNT(DISTINCT {_VERIFIED_LEAD} THEN v_lead END), "
+        f"COUNT(DISTINCT {_VERIFIED_LEAD} AND v_became = {ADMITTED} THEN v_lead END)",
+        False,
+    ),
+    (
+        "vob_scheduled",
+        None,
+        (f"v_status = {VERIFIED_CODE}", f"v_became = {SCHEDULED}"),
+        "COUNT(DISTINCT v_lead), 0, 0",
+        False,
+    ),
+)
+
+
+def vob_report(
+    *, scope: Scope, filters: DashboardFilters, figures: LeadFigures | None = None
+) -> VobReport:
+    """The VOBs of the range's leads: how many were requested and how fast they
+    came back (overall, by outcome, by band), and conversion: how many of the
+    leads had a VOB, and of those whose benefits were verified, how many were
+    admitted. Counted in the leads' own pass (`lead_figures`).
+    """
+    figures = figures or lead_figures(scope=scope, filters=filters)
+    found = figures.vob
+
+    def turnaround(group: tuple[str, int | None]) -> TurnaroundFigures:
+        if group not in found:
+            return NO_VOBS
+        vobs, done, in_time, pct = found[group]
+        return TurnaroundFigures(
+            requested=vobs,
+            completed=done,
+            within_target=in_time,
+            median_seconds=pct[0] if pct else None,
+            p90_seconds=pct[1] if pct else None,
+        )
+
+    leads_with_vob, verified, admitted, _ = found.get(
+        ("vob_leads", None), (0, 0, 0, None)
+    )
+    scheduled = found.get(("vob_scheduled", None), (0,))[0]
+    return VobReport(
+        overall=turnaround(("vob", None)),
+        by_outcome=[
+            OutcomeTurnaround(
+                status=status,
+                label=InsuranceVerification.Status(status).label,
+                figures=turnaround(("vob_outcome", VOB_STATUS_CODE[status])),
+            )
+            for status in InsuranceVerification.DONE_STATUSES
+        ],
+        bands=[
+            TurnaroundBand(
+                label=label,
+                vobs=found.get(("vob_band", index), (0,))[0],
+                within_target=minutes is not None
+                and minutes <= VOB_TARGET.total_seconds() // 60,
+            )
+            for index, (minutes, label) in enumerate(VOB_TURNAROUND_BANDS)
+        ],
+        conversion=VobConversion(
+            leads=figures.response.get(("all", None), NO_RESPONSES).leads,
+            leads_with_vob=leads_with_vob,
+            verified=verified,
+            admitted=admitted,
+            scheduled=scheduled,
+        ),
+    )
+
+
 # --- Counselor leaderboard -----------------------------------------------------------
 
 
@@ -858,12 +1245,17 @@ def leaderboard(
     """What each counselor of the teams did in the range.
 
     Leads handled are the range's leads they own; calls and talk time are their
-    calls placed or answered in the range; contacts, VOBs and admissions are the
-    moves they made in the range into contacted, insurance verification and
-    admitted (benefits verified again after a step back are a second VOB: it is
-    work done again). Calls and moves are the counselor's own work
-    whichever team the lead is in (the counselors are the teams' already); the
-    source, campaign and level of care filters narrow them by their lead.
+    calls placed or answered in the range; contacts are the moves they made in the
+    range into contacted. VOBs are the verifications they requested in the range
+    (a second one for the same lead is work done again, and counts); admissions
+    the admissions they marked admitted in the range. For a counselor with no VOB
+    (no admission) on record in the range, the moves they made into insurance
+    verification (admitted) count instead: the range's work from before VOBs and
+    admissions were recorded. Requesting a VOB and admitting are those very moves,
+    so the two are never added up. Calls, moves and records are the counselor's
+    own work whichever team the lead is in (the counselors are the teams'
+    already); the source, campaign and level of care filters narrow them by their
+    lead.
     """
     counselors = User.objects.filter(is_active=True, role=User.Role.COUNSELOR)
     if scope.team_ids is not None:
@@ -915,20 +1307,51 @@ def leaderboard(
         )
     )
     move_figures = {row["by_id"]: row for row in moves}
+    requests = (
+        _of_matching_leads(
+            InsuranceVerification.objects.order_by().filter(
+                _requested_in_range(filters), requested_by_id__in=ids
+            ),
+            filters=filters,
+        )
+        .values(by=F("requested_by_id"))
+        .annotate(vobs=Count("*"), admissions=Value(0))
+    )
+    admitted = (
+        _of_matching_leads(
+            Admission.objects.order_by().filter(
+                status=Admission.Status.ADMITTED,
+                admitted_at__gte=filters.starts_at,
+                admitted_at__lt=filters.ends_before,
+                status_changed_by_id__in=ids,
+            ),
+            filters=filters,
+        )
+        .values(by=F("status_changed_by_id"))
+        .annotate(vobs=Value(0), admissions=Count("*"))
+    )
+    recorded: dict[int, dict[str, int]] = {}
+    for row in requests.union(admitted, all=True):
+        counts = recorded.setdefault(row["by"], {"vobs": 0, "admissions": 0})
+        counts["vobs"] += row["vobs"]
+        counts["admissions"] += row["admissions"]
     rows = []
     for counselor_id, name in names.items():
         call_row = call_figures.get(counselor_id, {})
         move_row = move_figures.get(counselor_id, {})
+        records = recorded.get(counselor_id, {})
         rows.append(
             LeaderboardRow(
                 counselor_id=counselor_id,
                 name=name,
-                leads_handled=figures.get(("owner", counselor_id), NO_RESPONSES).leads,
+                leads_handled=figures.response.get(
+                    ("owner", counselor_id), NO_RESPONSES
+                ).leads,
                 calls=call_row.get("n", 0),
                 talk_seconds=call_row.get("talk") or 0,
                 contacts=move_row.get("contacts", 0),
-                vobs=move_row.get("vobs", 0),
-                admissions=move_row.get("admissions", 0),
+                vobs=records.get("vobs") or move_row.get("vobs", 0),
+                admissions=records.get("admissions") or move_row.get("admissions", 0),
             )
         )
     rows.sort(
@@ -1043,13 +1466,14 @@ REPORT_CACHE_SECONDS = 60
 class Report:
     funnel: Funnel
     speed: SpeedToLead
+    vob: VobReport
     leaderboard: list[LeaderboardRow]
     attribution: list[AttributionTable]
     computed_at: datetime
 
 
 def dashboard_report(*, scope: Scope, filters: DashboardFilters) -> Report:
-    """The funnel, speed to lead, leaderboard and attribution of the range."""
+    """The funnel, speed to lead, VOBs, leaderboard and attribution of the range."""
     key = (
         "dashboard:report:"
         + sha256(
@@ -1077,14 +1501,20 @@ def _report_compute(
     with transaction.atomic():
         if connection.vendor == "postgresql":
             # The percentiles and group-bys sort a month of leads; with the default
-            # 4 MB those sorts spill to disk. Only for this read-only transaction.
+            # 4 MB those sorts spill to disk. The VOBs' look-ups of their leads make
+            # the planner think that query costly enough to compile (JIT), which
+            # takes longer than running it. Only for this read-only transaction.
             with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL work_mem = '32MB'")
+                cursor.execute(
+                    "SELECT set_config('work_mem', '32MB', true), "
+                    "set_config('jit', 'off', true)"
+                )
         rollup = lead_rollup(scope=scope, filters=filters)
         figures = lead_figures(scope=scope, filters=filters)
         report = Report(
             funnel=funnel(scope=scope, filters=filters, rollup=rollup),
             speed=speed_to_lead_report(scope=scope, filters=filters, figures=figures),
+            vob=vob_report(scope=scope, filters=filters, figures=figures),
             leaderboard=leaderboard(scope=scope, filters=filters, figures=figures),
             attribution=[
                 attribution(scope=scope, filters=filters, key=key, rollup=rollup)
@@ -1108,6 +1538,10 @@ class Dashboard:
     @property
     def speed(self) -> SpeedToLead:
         return self.report.speed
+
+    @property
+    def vob(self) -> VobReport:
+        return self.report.vob
 
     @property
     def leaderboard(self) -> list[LeaderboardRow]:
@@ -1135,6 +1569,11 @@ class Dashboard:
                     for row in report.speed.by_hour
                 ],
                 "leads": [row.figures.leads for row in report.speed.by_hour],
+            },
+            "vob_bands": {
+                "labels": [band.label for band in report.vob.bands],
+                "vobs": [band.vobs for band in report.vob.bands],
+                "within_target": [band.within_target for band in report.vob.bands],
             },
             "sources": {
                 "labels": [row.label for row in sources.rows],

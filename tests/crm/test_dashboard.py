@@ -1,5 +1,5 @@
-"""The supervisor dashboard: live tiles, funnel, speed to lead, leaderboard,
-attribution, CSV exports, and who may see what.
+"""The supervisor dashboard: live tiles, funnel, speed to lead, VOB turnaround and
+conversion, leaderboard, attribution, CSV exports, and who may see what.
 
 The clock is frozen on a Monday afternoon in New York (the center's time zone), so
 "today" and "the last 30 days" are fixed.
@@ -14,7 +14,16 @@ import time_machine
 
 from crm.dashboard import selectors
 from crm.models import AuditEvent, User
-from leads.models import Lead, LevelOfCare, LostReason, Stage, StageChange
+from leads.models import (
+    Admission,
+    InsuranceVerification,
+    Lead,
+    LevelOfCare,
+    LostReason,
+    Program,
+    Stage,
+    StageChange,
+)
 from leads.services import lead_transition
 from leads.services.followup import lead_record_response
 from telephony.models import Call, TrackingNumber
@@ -383,7 +392,7 @@ def test_the_funnel_chart_gets_its_data_and_a_text_alternative(board_client, his
     html = board_client.get("/dashboard/").content.decode()
 
     assert 'id="dashboard-data"' in html
-    assert html.count('role="img"') == 3
+    assert html.count('role="img"') == 4
     assert 'aria-label="Leads that got at least this far: New 4,' in html
     assert "vendor/chart-4.6.1.umd.min.js" in html
     assert "crm/dashboard.js" in html
@@ -582,6 +591,9 @@ def test_export_of_the_funnel_is_csv_and_audited(board_client, histories, superv
         "lost-reasons",
         "speed-by-counselor",
         "speed-by-hour",
+        "vob-turnaround",
+        "vob-turnaround-times",
+        "vob-conversion",
         "leaderboard",
         "sources",
         "campaigns",
@@ -619,17 +631,386 @@ def test_exported_cells_cannot_run_as_spreadsheet_formulas(board_client, team_a)
     }
 
 
+# --- Insurance verification (VOB) ----------------------------------------------------
+
+
+@pytest.fixture
+def program(db):
+    return Program.objects.create(
+        name="Palm Harbor IOP",
+        facility_name="Palm Harbor Recovery Center",
+        city="Clearwater",
+        state="FL",
+        levels_of_care=["iop"],
+        capacity=20,
+        open_beds=4,
+    )
+
+
+def vob(
+    lead: Lead,
+    *,
+    requested_at: datetime,
+    minutes: float | None = None,
+    status: str = InsuranceVerification.Status.VERIFIED,
+    by: User | None = None,
+) -> InsuranceVerification:
+    """A VOB requested at `requested_at` and, unless waiting, done `minutes` later."""
+    if minutes is None:
+        status = InsuranceVerification.Status.REQUESTED
+    lead.verifications.update(is_current=False)
+    return InsuranceVerification.objects.create(
+        lead=lead,
+        status=status,
+        requested_at=requested_at,
+        requested_by=by or lead.owner,
+        completed_at=None
+        if minutes is None
+        else requested_at + timedelta(minutes=minutes),
+    )
+
+
+def admission(
+    lead: Lead,
+    program: Program,
+    *,
+    status: str = Admission.Status.ADMITTED,
+    by: User | None = None,
+    at: datetime = NOW,
+) -> Admission:
+    by = by or lead.owner
+    return Admission.objects.create(
+        lead=lead,
+        program=program,
+        level_of_care="iop",
+        scheduled_for=at,
+        status=status,
+        admitted_at=at if status == Admission.Status.ADMITTED else None,
+        status_changed_by=by,
+        created_by=by,
+    )
+
+
+def lead_of_the_range(team, owner, **details) -> Lead:
+    """A lead that came in this morning, before its VOBs were asked for."""
+    return make_lead(team=team, owner=owner, at=NOW - timedelta(hours=8), **details)
+
+
+@pytest.fixture
+def turnarounds(team_a, team_b, counselor, other_counselor):
+    """The range's leads' VOBs returned after 10, 20, 90 (verified), 40 (denied) and
+    25 minutes (unable), one still waiting; a VOB of a lead of last month (not
+    one of the range's); one of team B."""
+    requested = NOW - timedelta(hours=5)
+    done = InsuranceVerification.Status
+    for minutes, status in (
+        (10, done.VERIFIED),
+        (20, done.VERIFIED),
+        (90, done.VERIFIED),
+        (40, done.DENIED),
+        (25, done.UNABLE),
+    ):
+        vob(
+            lead_of_the_range(team_a, counselor),
+            requested_at=requested,
+            minutes=minutes,
+            status=status,
+        )
+    vob(lead_of_the_range(team_a, counselor), requested_at=NOW - timedelta(hours=1))
+    last_month = make_lead(team=team_a, owner=counselor, at=NOW - timedelta(days=40))
+    vob(last_month, requested_at=NOW - timedelta(days=2), minutes=15)
+    vob(lead_of_the_range(team_b, other_counselor), requested_at=requested, minutes=5)
+
+
+def test_vob_turnaround_median_p90_and_share_within_30_minutes(
+    board_client, turnarounds
+):
+    report = board_client.get("/dashboard/").context["board"].vob
+
+    # 10, 20, 25, 40, 90 minutes: median 25; p90 interpolates 40 → 90 minutes.
+    overall = report.overall
+    assert (overall.requested, overall.completed, overall.waiting) == (6, 5, 1)
+    assert overall.median_seconds == pytest.approx(25 * 60)
+    assert overall.p90_seconds == pytest.approx((40 + 0.6 * 50) * 60)
+    assert overall.within_target == 3
+    assert overall.within_target_share == pytest.approx(0.6)
+
+
+def test_vob_turnaround_by_outcome_and_by_band(board_client, turnarounds):
+    report = board_client.get("/dashboard/").context["board"].vob
+
+    outcomes = {row.status: row.figures for row in report.by_outcome}
+    assert list(outcomes) == ["verified", "denied", "unable"]
+    verified = outcomes["verified"]
+    assert verified.completed == 3
+    assert verified.median_seconds == pytest.approx(20 * 60)
+    assert verified.p90_seconds == pytest.approx((20 + 0.8 * 70) * 60)
+    assert verified.within_target_share == pytest.approx(2 / 3)
+    assert (outcomes["denied"].completed, outcomes["denied"].within_target) == (1, 0)
+    assert outcomes["unable"].median_seconds == pytest.approx(25 * 60)
+    bands = {band.label: (band.vobs, band.within_target) for band in report.bands}
+    assert bands["15 min or less"] == (1, True)
+    assert bands["15–30 min"] == (2, True)
+    assert bands["30–60 min"] == (1, False)
+    assert bands["1–2 h"] == (1, False)
+    assert bands["Over a day"] == (0, False)
+
+
+def test_the_vob_section_renders_with_its_chart(board_client, turnarounds):
+    response = board_client.get("/dashboard/")
+
+    html = response.content.decode()
+    assert 'id="vob-heading"' in html
+    assert 'aria-label="Completed VOBs by turnaround: 15 min or less: 1;' in html
+    assert "25m 00s" in html
+    assert "60.0%" in html
+    charts = response.context["charts"]
+    assert charts["vob_bands"]["vobs"][:4] == [1, 2, 1, 1]
+    assert charts["vob_bands"]["within_target"][:3] == [True, True, False]
+
+
+def test_vob_to_admission_conversion(
+    board_client, team_a, counselor, teammate, program
+):
+    today = NOW - timedelta(hours=3)
+    admitted = lead_of_the_range(team_a, counselor)
+    vob(admitted, requested_at=today, minutes=20)
+    admission(admitted, program)
+    moved = lead_of_the_range(team_a, counselor)  # admitted by a stage move
+    vob(moved, requested_at=today, minutes=20)
+    Lead.objects.filter(pk=moved.pk).update(stage=Stage.ADMITTED)
+    scheduled = lead_of_the_range(team_a, teammate)
+    vob(scheduled, requested_at=today, minutes=45)
+    admission(scheduled, program, status=Admission.Status.SCHEDULED)
+    # Verified twice: one lead.
+    rechecked = make_lead(team=team_a, owner=teammate, at=NOW - timedelta(days=4))
+    vob(rechecked, requested_at=today - timedelta(days=3), minutes=30)
+    vob(rechecked, requested_at=today, minutes=30)
+    denied = lead_of_the_range(team_a, teammate)  # denied, admitted self-pay
+    vob(denied, requested_at=today, minutes=15, status="denied")
+    admission(denied, program)
+    no_show = lead_of_the_range(team_a, teammate)
+    vob(no_show, requested_at=today, minutes=15)
+    admission(no_show, program, status=Admission.Status.NO_SHOW)
+    lead_of_the_range(team_a, teammate)  # no VOB
+    old = make_lead(team=team_a, owner=teammate, at=NOW - timedelta(days=50))
+    # A lead of an earlier month: not one of the range's.
+    vob(old, requested_at=NOW - timedelta(days=2), minutes=30)
+    admission(old, program)
+
+    conversion = board_client.get("/dashboard/").context["board"].vob.conversion
+
+    assert conversion.leads == 7
+    assert conversion.leads_with_vob == 6
+    assert conversion.lead_to_vob == pytest.approx(6 / 7)
+    assert (conversion.verified, conversion.admitted, conversion.scheduled) == (
+        5,
+        2,
+        1,
+    )
+    assert conversion.vob_to_admit == pytest.approx(0.4)
+
+
+def test_vob_figures_follow_the_filters(
+    client, admin_user, team_a, team_b, counselor, other_counselor
+):
+    google = LeadSourceFactory(name="Google Ads", slug="google-ads")
+    requested = NOW - timedelta(hours=2)
+    vob(
+        lead_of_the_range(
+            team_a,
+            counselor,
+            attribution={"source": google, "campaign": "detox"},
+            level_of_care=LevelOfCare.DETOX,
+        ),
+        requested_at=requested,
+        minutes=10,
+    )
+    vob(lead_of_the_range(team_a, counselor), requested_at=requested, minutes=50)
+    vob(
+        lead_of_the_range(team_b, other_counselor),
+        requested_at=requested,
+        minutes=70,
+    )
+    client.force_login(admin_user)
+
+    def overall(**params):
+        return client.get("/dashboard/", params).context["board"].vob.overall
+
+    assert overall().completed == 3
+    assert overall(team=team_b.slug).median_seconds == pytest.approx(70 * 60)
+    assert overall(team=team_a.slug).completed == 2
+    by_source = overall(source="google-ads")
+    assert (by_source.completed, by_source.within_target) == (1, 1)
+    assert overall(campaign="detox").completed == 1
+    assert overall(level_of_care="detox").median_seconds == pytest.approx(600)
+    assert overall(since="2026-11-01", until="2026-11-29").requested == 0
+
+
+def test_the_vobs_waiting_tile_shows_the_oldest_wait(
+    board_client, team_a, team_b, counselor, other_counselor
+):
+    vob(
+        make_lead(team=team_a, owner=counselor),
+        requested_at=NOW - timedelta(minutes=12),
+    )
+    started = vob(
+        make_lead(team=team_a, owner=counselor), requested_at=NOW - timedelta(minutes=5)
+    )
+    InsuranceVerification.objects.filter(pk=started.pk).update(
+        status=InsuranceVerification.Status.IN_PROGRESS
+    )
+    vob(make_lead(team=team_a, owner=counselor), requested_at=NOW, minutes=3)
+    vob(
+        make_lead(team=team_b, owner=other_counselor),
+        requested_at=NOW - timedelta(hours=3),
+    )
+
+    response = board_client.get("/dashboard/tiles/")
+
+    tiles = response.context["tiles"]
+    assert tiles.vobs_waiting == 2
+    assert tiles.oldest_vob_wait_seconds == pytest.approx(12 * 60)
+    assert not tiles.vob_wait_over_target
+    assert "Oldest requested 12m 00s ago" in response.content.decode()
+    vob(make_lead(team=team_a, owner=counselor), requested_at=NOW - timedelta(hours=1))
+    html = board_client.get("/dashboard/tiles/").content.decode()
+    assert "Oldest requested 1h 00m ago" in html
+    assert html.count('class="tile alarm"') == 1
+
+
+def test_the_leaderboard_counts_vob_and_admission_records_over_stage_moves(
+    board_client, team_a, counselor, teammate, program
+):
+    today = NOW - timedelta(hours=4)
+    to_verification = (Stage.CONTACTED, Stage.ASSESSMENT, Stage.INSURANCE_VERIFICATION)
+    for _ in range(2):
+        lead = make_lead(team=team_a, owner=counselor)
+        walk(lead, *to_verification, by=counselor)
+        vob(lead, requested_at=today, minutes=20, by=counselor)
+    walk(
+        lead,
+        Stage.CLINICAL_REVIEW,
+        Stage.ADMISSION_SCHEDULED,
+        Stage.ADMITTED,
+        by=counselor,
+    )
+    admission(lead, program, by=counselor)
+    # Moved by hand with no VOB requested: not a VOB once VOBs are on record.
+    walk(make_lead(team=team_a, owner=counselor), *to_verification, by=counselor)
+    # A VOB requested last month is not this range's work.
+    vob(
+        make_lead(team=team_a, owner=counselor),
+        requested_at=NOW - timedelta(days=40),
+        minutes=30,
+        by=counselor,
+    )
+    # A counselor with nothing on record: the stage moves count.
+    by_hand = make_lead(team=team_a, owner=teammate)
+    walk(
+        by_hand,
+        *to_verification,
+        Stage.CLINICAL_REVIEW,
+        Stage.ADMISSION_SCHEDULED,
+        Stage.ADMITTED,
+        by=teammate,
+    )
+
+    rows = {
+        row.name: row
+        for row in board_client.get("/dashboard/").context["board"].leaderboard
+    }
+
+    maya, jordan = rows["Maya Torres"], rows["Jordan Reyes"]
+    assert (maya.contacts, maya.vobs, maya.admissions) == (3, 2, 1)
+    assert (jordan.contacts, jordan.vobs, jordan.admissions) == (1, 1, 1)
+
+
+def test_vob_exports_are_csv_and_audited(board_client, turnarounds, supervisor):
+    response = board_client.get("/dashboard/export/vob-turnaround.csv")
+
+    assert response.status_code == 200
+    assert (
+        response["Content-Disposition"]
+        == 'attachment; filename="vob-turnaround-2026-11-01-2026-11-30.csv"'
+    )
+    table = read_csv(response)
+    assert table[0] == [
+        "Outcome",
+        "Requested",
+        "Completed",
+        "Waiting",
+        "Median minutes",
+        "P90 minutes",
+        "Within 30 minutes",
+        "Share within 30 minutes",
+    ]
+    assert table[1] == ["Verified", "3", "3", "0", "20.0", "76.0", "2", "0.6667"]
+    assert table[2] == [
+        "Denied (no coverage)",
+        "1",
+        "1",
+        "0",
+        "40.0",
+        "40.0",
+        "0",
+        "0.0000",
+    ]
+    assert table[-1] == ["All requested", "6", "5", "1", "25.0", "70.0", "3", "0.6000"]
+    event = AuditEvent.objects.get(action="export")
+    assert (event.actor, event.object_type, event.object_id) == (
+        supervisor,
+        "report",
+        "vob-turnaround",
+    )
+    assert event.detail == "since=2026-11-01 until=2026-11-30"
+
+
+def test_vob_conversion_and_turnaround_times_export(board_client, turnarounds):
+    conversion = read_csv(
+        board_client.get("/dashboard/export/vob-conversion.csv", {"campaign": ""})
+    )
+    times = read_csv(board_client.get("/dashboard/export/vob-turnaround-times.csv"))
+
+    assert conversion[0] == ["Leads", "Count", "Rate", "Rate of"]
+    assert conversion[1] == ["Created in the range", "6", "", ""]
+    assert conversion[2] == ["With a VOB requested", "6", "1.0000", "lead to VOB"]
+    assert conversion[3] == ["With benefits verified", "3", "", ""]
+    assert conversion[4] == [
+        "Verified, then admitted",
+        "0",
+        "0.0000",
+        "VOB to admission",
+    ]
+    assert times[1] == ["15 min or less", "1", "yes"]
+    assert times[4] == ["1–2 h", "1", "no"]
+    assert (
+        AuditEvent.objects.filter(
+            action="export", object_id__in=["vob-conversion", "vob-turnaround-times"]
+        ).count()
+        == 2
+    )
+
+
 # --- Cost ----------------------------------------------------------------------------
 
-# Sign-in and session, the filter form, five tiles, the report's grouped queries
+# Sign-in and session, the filter form, six tiles, the report's grouped queries
 # (SQLite adds one for its percentiles) and the few names they refer to, all in one
-# transaction (PostgreSQL sets its sort memory there).
-MAX_QUERIES = 25
+# transaction (PostgreSQL sets its sort memory there). The VOBs added two: their
+# tile and the leaderboard's VOB and admission records; their report is counted
+# in the leads' own pass.
+MAX_QUERIES = 27
 
 
 @pytest.mark.parametrize("leads", [5, 50])
 def test_the_page_costs_the_same_queries_for_5_or_50_leads(
-    board_client, team_a, counselor, teammate, django_assert_max_num_queries, leads
+    board_client,
+    team_a,
+    counselor,
+    teammate,
+    program,
+    django_assert_max_num_queries,
+    leads,
 ):
     sources = [LeadSourceFactory() for _ in range(3)]
     for index in range(leads):
@@ -640,13 +1021,22 @@ def test_the_page_costs_the_same_queries_for_5_or_50_leads(
         )
         if index % 3 == 0:
             walk(lead, Stage.CONTACTED, by=lead.owner)
+            vob(
+                lead,
+                requested_at=NOW - timedelta(hours=index % 5),
+                minutes=None if index % 4 == 0 else 5 + index,
+            )
+        if index % 6 == 0:
+            admission(lead, program)
         call(counselor=lead.owner, lead=lead, talk_seconds=30)
 
     with django_assert_max_num_queries(MAX_QUERIES):
         response = board_client.get("/dashboard/")
 
     assert response.status_code == 200
-    assert response.context["board"].funnel.inquiries == leads
+    board = response.context["board"]
+    assert board.funnel.inquiries == leads
+    assert board.vob.overall.requested == len(range(0, leads, 3))
 
 
 def test_the_report_is_read_once_a_minute_and_the_tiles_every_time(

@@ -60,18 +60,24 @@ def test_demo_users_get_their_roles_teams_and_password():
         "counselor1",
         "counselor2",
         "counselor3",
+        "verifier1",
     }
     assert users["admin"].role == User.Role.ADMIN
     assert users["admin"].is_superuser
     assert users["supervisor1"].role == User.Role.SUPERVISOR
     for name in ("counselor1", "counselor2", "counselor3"):
         assert users[name].role == User.Role.COUNSELOR
+    assert users["verifier1"].role == User.Role.VERIFIER
     assert all(user.check_password(PASSWORD) for user in users.values())
 
     teams = list(Team.objects.all())
     assert len(teams) == 2
     member_sets = sorted((_members(team) for team in teams), key=len)
-    assert member_sets == [{"counselor3"}, {"counselor1", "counselor2"}]
+    # The verifier works both teams' VOBs.
+    assert member_sets == [
+        {"counselor3", "verifier1"},
+        {"counselor1", "counselor2", "verifier1"},
+    ]
     for team in teams:
         supervisors = set(team.supervisors.values_list("username", flat=True))
         assert supervisors == {"supervisor1"}

@@ -5,7 +5,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 from crm.demo import (
     DEMO_USERS,
+    seed_admissions,
     seed_leads,
+    seed_programs,
     seed_routing,
     seed_sources,
     seed_tracking_numbers,
@@ -22,7 +24,9 @@ DEFAULT_DEMO_PASSWORD = "demo-admissions-2026"  # noqa: S105
 
 class Command(BaseCommand):
     help = (
-        "Create demo users, teams, sources and about 500 leads over the last 60 days. "
+        "Create demo users, teams, sources, programs and partner facilities, and "
+        "about 500 leads over the last 60 days with their pre-screens, insurance "
+        "verifications, admissions and Part 2 consents. "
         "Idempotent: users and sources are reused; leads are added only to an empty "
         "database."
     )
@@ -60,6 +64,7 @@ class Command(BaseCommand):
         sources = seed_sources()
         seed_routing()
         seed_tracking_numbers()
+        seed_programs()
         if Lead.objects.exists():
             self.stdout.write("Leads already present: no demo leads added.")
         else:
@@ -72,10 +77,16 @@ class Command(BaseCommand):
                 created = seed_leads(
                     users=users, sources=sources, count=leads, seed=seed
                 )
+                records = seed_admissions(users=users, seed=seed)
             finally:
                 for log, level in zip(chatty, levels, strict=True):
                     log.setLevel(level)
-            self.stdout.write(f"Created {created} demo leads.")
+            self.stdout.write(
+                f"Created {created} demo leads, {records['prescreens']} pre-screens, "
+                f"{records['verifications']} insurance verifications, "
+                f"{records['admissions']} admissions and {records['consents']} "
+                "Part 2 consents."
+            )
         self._print_logins(password)
 
     def _print_logins(self, password: str, note: str = "") -> None:

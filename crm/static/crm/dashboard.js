@@ -73,6 +73,29 @@
     });
   }
 
+  if (data.vob_bands) {
+    // Bands within the turnaround target in green, the slower ones in blue.
+    draw("vob-chart", {
+      type: "bar",
+      data: {
+        labels: data.vob_bands.labels,
+        datasets: [
+          {
+            label: "Completed VOBs",
+            data: data.vob_bands.vobs,
+            backgroundColor: data.vob_bands.within_target.map(function (within) {
+              return within ? OK : ACCENT;
+            }),
+          },
+        ],
+      },
+      options: {
+        plugins: { legend: { display: false } },
+        scales: { y: counts },
+      },
+    });
+  }
+
   if (data.sources) {
     draw("sources-chart", {
       type: "bar",
