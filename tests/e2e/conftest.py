@@ -6,9 +6,11 @@ run eagerly, as they would through a worker, so a text's status settles at once.
 Every page a test opens is checked for console errors when the test ends.
 """
 
+import importlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.core.management import call_command
@@ -74,8 +76,27 @@ def demo(live_server, settings, transactional_db):
     settings.CELERY_TASK_EAGER_PROPAGATES = True
     settings.PUBLIC_BASE_URL = live_server.url
     settings.ALLOWED_HOSTS = ["*"]
+    _reseed_migration_data()
     call_command("seed_demo", password=DEMO_PASSWORD, leads=60, verbosity=0)
     return live_server
+
+
+def _reseed_migration_data() -> None:
+    """Put back the rows data migrations seed (the default cadence, the payer list).
+
+    Browser tests commit for real, and the database is emptied after each one,
+    migration rows included; both functions only add what is missing.
+    """
+    from django.apps import apps
+    from django.db import connection
+
+    # What a RunPython function reads of its schema editor: the connection.
+    editor = SimpleNamespace(connection=connection)
+    for module, function in (
+        ("leads.migrations.0003_default_cadence", "create_default_cadence"),
+        ("leads.migrations.0006_payer_list", "seed_payers"),
+    ):
+        getattr(importlib.import_module(module), function)(apps, editor)
 
 
 class PageProblems:

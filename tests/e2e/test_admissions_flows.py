@@ -127,9 +127,22 @@ def test_vob_pages_are_accessible_and_fit_the_screen(open_page, viewport):
     vob = verification_request(
         lead=lead, by=lead.owner, data={"payer_name": "Local Health Plan"}
     )
+    admitted = Lead.objects.filter(stage=Stage.ADMITTED, team__isnull=False).first()
     page = open_page(viewport)
     sign_in(page, "e2e_verifier")
-    for path in ("/vob/", f"/vob/{vob.pk}/", f"/leads/{lead.pk}/vob/request/"):
+    paths = (
+        "/vob/",
+        f"/vob/{vob.pk}/",
+        f"/leads/{lead.pk}/vob/request/",
+        f"/leads/{lead.pk}/prescreen/",
+        f"/leads/{lead.pk}/consents/new/",
+        f"/leads/{lead.pk}/refer-out/",
+        f"/programs/?lead={lead.pk}",
+        # A lead with the whole second half filled in by the demo data.
+        f"/leads/{admitted.pk}/",
+        f"/leads/{admitted.pk}/disclosures/",
+    )
+    for path in paths:
         page.goto(path)
         page.wait_for_load_state("networkidle")
         assert accessibility_violations(page) == [], path

@@ -141,6 +141,8 @@ def test_supervisor_sees_the_funnel_and_charts_render(open_page):
         ".filter(c => window.Chart && Chart.getChart(c)).length"
     )
     assert drawn >= 2
+    vob = page.locator("section[aria-labelledby=vob-heading]")
+    expect(vob).to_contain_text("Turnaround")
     screenshot(page, "dashboard")
 
 
