@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import threading
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,16 +43,16 @@ def _check_trace(trace: str) -> None:
         raise ValueError("a trace is 1 to 50 letters, digits and dashes")
 
 
-class ClearinghouseBackend:
+class ClearinghouseBackend(ABC):
     """Hands 270s to a clearinghouse and picks up the 271s that answer them."""
 
+    @abstractmethod
     def send_270(self, *, text: str, trace: str) -> str:
         """Hand over one 270 interchange; return the submission id it was given."""
-        raise NotImplementedError
 
+    @abstractmethod
     def fetch_271(self, *, trace: str) -> str | None:
         """The 271 answering the inquiry with this trace, or None while none came."""
-        raise NotImplementedError
 
 
 class FileOutboxBackend(ClearinghouseBackend):
