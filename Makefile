@@ -38,7 +38,7 @@ seed: migrate
 run: seed
 	@echo
 	@echo "  Admissions CRM is starting at http://$(HOST):$(PORT)/"
-	@echo "  Sign in as counselor1 (queue, lead pages) or supervisor1 (also /dashboard/)"
+	@echo "  Sign in as counselor1 (queue, lead pages), verifier1 (/vob/) or supervisor1 (also /dashboard/)"
 	@echo "  API: http://$(HOST):$(PORT)/api/v1/   docs: http://$(HOST):$(PORT)/api/v1/docs/"
 	@echo "  Admin: http://$(HOST):$(PORT)/admin/   (Ctrl-C stops everything)"
 	@echo
