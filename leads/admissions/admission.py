@@ -9,6 +9,7 @@ function here, so that two of them racing on one lead cannot deadlock.
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -150,6 +151,40 @@ def _level_label(level: str) -> str:
     return CoveredLevel(level).label if level in CoveredLevel.values else level
 
 
+def _record(
+    *,
+    lead: Lead,
+    admission: Admission,
+    by: User,
+    at: datetime,
+    action: str,
+    summary: str,
+    fields: list[str],
+    body: str = "",
+    detail: str = "",
+    data: dict[str, Any] | None = None,
+) -> None:
+    """One step of an admission on the lead's timeline and in the audit trail."""
+    lead_activity_record(
+        lead=lead,
+        kind=Activity.Kind.ADMISSION,
+        actor=by,
+        summary=summary,
+        body=body,
+        data={"admission": admission.pk, "status": admission.status, **(data or {})},
+        at=at,
+    )
+    audit_record(
+        actor=by,
+        action=action,
+        object_type="admission",
+        object_id=admission.pk,
+        lead_id=lead.pk,
+        fields=fields,
+        detail=detail,
+    )
+
+
 @transaction.atomic
 def admission_schedule(
     *,
@@ -241,29 +276,21 @@ def admission_schedule(
         ) from exc
 
     when = followup.both_local_times(lead, scheduled_for)
-    lead_activity_record(
+    _record(
         lead=lead,
-        kind=Activity.Kind.ADMISSION,
-        actor=by,
+        admission=admission,
+        by=by,
+        at=now,
+        action="create",
         summary=f"Admission scheduled at {program} ({_level_label(level_of_care)}) "
         f"for {when}",
         body=travel_notes,
+        fields=["program", "level_of_care", "scheduled_for", "travel_arranged"],
         data={
-            "admission": admission.pk,
             "program": program.pk,
-            "status": admission.status,
             "scheduled_for": scheduled_for.isoformat(),
             "travel_arranged": travel_arranged,
         },
-        at=now,
-    )
-    audit_record(
-        actor=by,
-        action="create",
-        object_type="admission",
-        object_id=admission.pk,
-        lead_id=lead.pk,
-        fields=["program", "level_of_care", "scheduled_for", "travel_arranged"],
     )
     _reminder_schedule(lead=lead, admission=admission, by=by, now=now)
     logger.info(
@@ -320,27 +347,16 @@ def admission_reschedule(
         )
     else:
         summary = f"Travel plan of the admission at {admission.program} changed"
-    lead_activity_record(
+    _record(
         lead=lead,
-        kind=Activity.Kind.ADMISSION,
-        actor=by,
+        admission=admission,
+        by=by,
+        at=now,
+        action="update",
         summary=summary,
         body=travel_notes if "travel_notes" in changed else "",
-        data={
-            "admission": admission.pk,
-            "status": admission.status,
-            "fields": changed,
-            "scheduled_for": scheduled_for.isoformat(),
-        },
-        at=now,
-    )
-    audit_record(
-        actor=by,
-        action="update",
-        object_type="admission",
-        object_id=admission.pk,
-        lead_id=lead.pk,
         fields=changed,
+        data={"fields": changed, "scheduled_for": scheduled_for.isoformat()},
     )
     if "scheduled_for" in changed:
         _reminder_cancel(admission=admission, by=by, why="Admission rescheduled")
@@ -389,27 +405,17 @@ def admission_admit(
         reason=f"Admitted to {admission.program}",
         at=at,
     )
-    lead_activity_record(
+    _record(
         lead=lead,
-        kind=Activity.Kind.ADMISSION,
-        actor=by,
+        admission=admission,
+        by=by,
+        at=at,
+        action="update",
         summary=f"Admitted to {admission.program} "
         f"({_level_label(admission.level_of_care)})",
-        data={
-            "admission": admission.pk,
-            "program": admission.program_id,
-            "status": admission.status,
-        },
-        at=at,
-    )
-    audit_record(
-        actor=by,
-        action="update",
-        object_type="admission",
-        object_id=admission.pk,
-        lead_id=lead.pk,
         fields=["status", "admitted_at"],
         detail="scheduled->admitted",
+        data={"program": admission.program_id},
     )
     logger.info("admission admitted admission_id=%s lead_id=%s", admission.pk, lead.pk)
     return admission
@@ -468,21 +474,14 @@ def admission_no_show(*, admission: Admission, by: User, note: str = "") -> Admi
     lead = _back_to_review(
         lead=lead, admission=admission, by=by, why=f"No-show at {admission.program}"
     )
-    lead_activity_record(
+    _record(
         lead=lead,
-        kind=Activity.Kind.ADMISSION,
-        actor=by,
+        admission=admission,
+        by=by,
+        at=now,
+        action="update",
         summary=f"No-show for the admission at {admission.program}",
         body=note,
-        data={"admission": admission.pk, "status": admission.status},
-        at=now,
-    )
-    audit_record(
-        actor=by,
-        action="update",
-        object_type="admission",
-        object_id=admission.pk,
-        lead_id=lead.pk,
         fields=["status"],
         detail="scheduled->no_show",
     )
@@ -531,21 +530,14 @@ def admission_cancel(*, admission: Admission, by: User, reason: str) -> Admissio
         by=by,
         why=f"Admission at {admission.program} cancelled",
     )
-    lead_activity_record(
+    _record(
         lead=lead,
-        kind=Activity.Kind.ADMISSION,
-        actor=by,
+        admission=admission,
+        by=by,
+        at=now,
+        action="update",
         summary=f"Admission at {admission.program} cancelled",
         body=reason,
-        data={"admission": admission.pk, "status": admission.status},
-        at=now,
-    )
-    audit_record(
-        actor=by,
-        action="update",
-        object_type="admission",
-        object_id=admission.pk,
-        lead_id=lead.pk,
         fields=["status", "cancel_reason"],
         detail="scheduled->cancelled",
     )
