@@ -676,21 +676,21 @@ def _percentile_of_histogram(histogram: list[tuple[float, int]], q: float) -> fl
     return lower + (upper - lower) * fraction
 
 
-@dataclass(frozen=True)
-class ResponseFigures:
-    leads: int
-    responded: int
+class _SpeedLabels:
+    """How fast, as a page says it: speed to lead and VOB turnaround alike.
+
+    The figures carry `within_target`, `median_seconds` and `p90_seconds`, and
+    name what the share is of in `answered`.
+    """
+
+    answered: int
     within_target: int
     median_seconds: float | None
     p90_seconds: float | None
 
     @property
-    def waiting(self) -> int:
-        return self.leads - self.responded
-
-    @property
     def within_target_share(self) -> float | None:
-        return _rate(self.within_target, self.responded)
+        return _rate(self.within_target, self.answered)
 
     @property
     def within_target_label(self) -> str:
@@ -703,6 +703,23 @@ class ResponseFigures:
     @property
     def p90_label(self) -> str:
         return duration_label(self.p90_seconds)
+
+
+@dataclass(frozen=True)
+class ResponseFigures(_SpeedLabels):
+    leads: int
+    responded: int
+    within_target: int
+    median_seconds: float | None
+    p90_seconds: float | None
+
+    @property
+    def answered(self) -> int:
+        return self.responded
+
+    @property
+    def waiting(self) -> int:
+        return self.leads - self.responded
 
 
 NO_RESPONSES = ResponseFigures(0, 0, 0, None, None)
@@ -952,7 +969,7 @@ VOB_BAND_SQL = (
 
 
 @dataclass(frozen=True)
-class TurnaroundFigures:
+class TurnaroundFigures(_SpeedLabels):
     """VOBs requested, how many came back, and how fast (request to result)."""
 
     requested: int
@@ -962,24 +979,12 @@ class TurnaroundFigures:
     p90_seconds: float | None
 
     @property
+    def answered(self) -> int:
+        return self.completed
+
+    @property
     def waiting(self) -> int:
         return self.requested - self.completed
-
-    @property
-    def within_target_share(self) -> float | None:
-        return _rate(self.within_target, self.completed)
-
-    @property
-    def within_target_label(self) -> str:
-        return percent_label(self.within_target_share)
-
-    @property
-    def median_label(self) -> str:
-        return duration_label(self.median_seconds)
-
-    @property
-    def p90_label(self) -> str:
-        return duration_label(self.p90_seconds)
 
 
 NO_VOBS = TurnaroundFigures(0, 0, 0, None, None)

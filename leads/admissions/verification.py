@@ -15,6 +15,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Prefetch, QuerySet
+from django.http import Http404
 from django.utils import timezone
 
 from crm.fields import decrypt_bytes, encrypt_bytes
@@ -693,8 +694,6 @@ def verifications_of(lead: Lead) -> QuerySet[InsuranceVerification]:
 
 def verification_get_for(*, user: User, pk: int) -> InsuranceVerification:
     """The VOB if the user may see its lead; 404 otherwise (never a hint)."""
-    from django.http import Http404
-
     verification = (
         InsuranceVerification.objects.filter(pk=pk, lead__in=leads_visible_to(user))
         .select_related(
@@ -705,3 +704,17 @@ def verification_get_for(*, user: User, pk: int) -> InsuranceVerification:
     if verification is None:
         raise Http404("No such verification.")
     return verification
+
+
+def card_image_get_for(*, user: User, pk: int) -> InsuranceCardImage:
+    """The card photo if the user may see its lead; 404 otherwise (never a hint)."""
+    image = (
+        InsuranceCardImage.objects.filter(
+            pk=pk, verification__lead__in=leads_visible_to(user)
+        )
+        .select_related("verification")
+        .first()
+    )
+    if image is None:
+        raise Http404("No such card photo.")
+    return image

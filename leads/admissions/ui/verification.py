@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -20,8 +20,8 @@ from django.views.decorators.http import (
 
 from crm.services import audit_record, audit_record_many
 
-from ...models import InsuranceCardImage, InsuranceVerification, Lead
-from ...selectors import lead_get_for, leads_visible_to
+from ...models import InsuranceVerification, Lead
+from ...selectors import lead_get_for
 from ...ui.common import masked
 from .. import verification as vob
 from .verification_forms import (
@@ -297,15 +297,7 @@ def vob_card_upload(request: HttpRequest, vob_id: int) -> HttpResponse:
 @login_required
 @require_safe
 def vob_card_image(request: HttpRequest, image_id: int) -> HttpResponse:
-    image = (
-        InsuranceCardImage.objects.filter(
-            pk=image_id, verification__lead__in=leads_visible_to(request.user)
-        )
-        .select_related("verification")
-        .first()
-    )
-    if image is None:
-        raise Http404("No such card photo.")
+    image = vob.card_image_get_for(user=request.user, pk=image_id)
     content = vob.verification_card_image_read(image=image, by=request.user)
     response = HttpResponse(content, content_type=image.content_type)
     response["Cache-Control"] = "no-store"
