@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+import jinja2
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -102,6 +103,17 @@ TEMPLATES = [
                 "crm.context_processors.workspace",
             ],
         },
+    },
+    # The few fragments re-rendered every few seconds for every counselor (the
+    # queue's rows) are Jinja2 templates: it renders them four times faster. Each
+    # is named `*.jinja.html` and rendered with `using="jinja2"`; an undefined
+    # name is an error, never a blank cell.
+    {
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "NAME": "jinja2",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": False,
+        "OPTIONS": {"undefined": jinja2.StrictUndefined},
     },
 ]
 

@@ -17,8 +17,10 @@ from django.core import signing
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -42,6 +44,9 @@ STATE_SALT = "leads.ui.queue.state"
 STATE_MAX_AGE_SECONDS = 12 * 60 * 60
 # Columns of the team queue table, for the row a "Take" answer swaps in.
 TEAM_COLUMNS = 8
+# My queue's rows, re-rendered on every change for every counselor: a Jinja2
+# template (settings.TEMPLATES says why).
+SECTIONS_TEMPLATE = "leads/_queue_sections.jinja.html"
 
 
 @dataclass(frozen=True)
@@ -143,6 +148,7 @@ def _render_live(
     state: PageState | None,
     address_name: str,
     now: datetime,
+    engine: str | None = None,
 ) -> HttpResponse:
     """Render a fragment; mark rows new since the page's note and cue them."""
     cue_keys = page.cue_keys
@@ -160,6 +166,7 @@ def _render_live(
             "state": _state_dump(request, page),
             "oob": True,
         },
+        using=engine,
     )
     if new_keys:
         texts = [cue_keys[key] for key in sorted(new_keys)]
@@ -188,18 +195,31 @@ def queue(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     page = queue_for(user=request.user, filters=filters, now=now)
     _audit_listed(request, page.lead_ids, None)
+    sections = {
+        "queue": page,
+        "filters": filters,
+        **_clock(now),
+        "fresh": _fresh(set()),
+        "state": _state_dump(request, page),
+        "oob": False,
+    }
     return render(
         request,
         "leads/queue.html",
         {
+            **sections,
             "section": "queue",
-            "queue": page,
-            "filters": filters,
-            **_clock(now),
-            "fresh": _fresh(set()),
-            "state": _state_dump(request, page),
+            "sections_html": _sections_html(request, sections),
             **_filter_choices(),
         },
+    )
+
+
+def _sections_html(request: HttpRequest, context: dict) -> SafeString:
+    # Jinja2 escaped every value it wrote; the page template must not escape
+    # the result again.
+    return mark_safe(  # noqa: S308
+        render_to_string(SECTIONS_TEMPLATE, context, request, using="jinja2")
     )
 
 
@@ -216,12 +236,13 @@ def queue_sections(request: HttpRequest) -> HttpResponse:
         return HttpResponse(status=204)
     return _render_live(
         request,
-        template="leads/_queue_sections.html",
+        template=SECTIONS_TEMPLATE,
         page=page,
         context={"queue": page, "filters": filters},
         state=state,
         address_name="queue",
         now=now,
+        engine="jinja2",
     )
 
 

@@ -12,6 +12,7 @@ import time_machine
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
+from django.utils.html import escape
 
 from crm.models import AuditEvent, User
 from leads.models import (
@@ -233,6 +234,32 @@ def test_call_now_shows_the_due_time_in_the_leads_zone_and_ours(
         < call_now.index("Later today")
         < (call_now.index("Lena"))
     )
+
+
+@pytest.mark.parametrize("path", ["/", "/queue/sections/"])
+def test_names_and_notes_are_shown_as_text_and_long_notes_shortened(
+    maya, counselor, team_a, path
+):
+    lead = responded(
+        make_lead(
+            team=team_a,
+            owner=counselor,
+            first_name="<script>alert(1)</script>",
+            last_name="O'Hara",
+        ),
+        counselor,
+    )
+    note = "<b>Mother</b> answers & takes messages. " + "Ask for Joe after six. " * 4
+    callback_schedule(lead=lead, by=counselor, due_at=timezone.now(), note=note)
+
+    call_now = sections(maya.get(path, headers=HTMX).content.decode())["queue-call-now"]
+
+    assert "<script>" not in call_now
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in call_now
+    assert re.search(r"O&#(39|x27);Hara", call_now)
+    assert "<b>" not in call_now
+    # Shortened to 80 characters, the last one an ellipsis.
+    assert f'<div class="small muted">{escape(note[:79])}…</div>' in call_now
 
 
 def test_a_counselor_never_sees_another_teams_leads(
