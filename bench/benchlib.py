@@ -127,6 +127,11 @@ def signed_in_client(username: str):
     from django.contrib.auth import get_user_model
     from django.test import Client
 
+    from crm.startup import warm_and_freeze
+
+    # Start as a web process does (crm/wsgi.py): every view and template loaded,
+    # then kept out of the garbage collector's full collections.
+    warm_and_freeze()
     # The test runner adds this host itself; these scripts run without it.
     if "testserver" not in settings.ALLOWED_HOSTS:
         settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
