@@ -10,34 +10,35 @@ value gets that zone) and hands the parsing to the compiled loader when psycopg
 has one.
 """
 
+from datetime import tzinfo
 from functools import lru_cache
 
 from django.db.backends.signals import connection_created
 
 
 @lru_cache
-def compiled_tz_loader(timezone):
+def compiled_tz_loader(timezone: tzinfo | None) -> type:
     """A timestamptz loader for `timezone` that parses with psycopg's C code."""
     from django.db.backends.postgresql.psycopg_any import BaseTzLoader
     from psycopg import adapters
     from psycopg.pq import Format
 
     class CompiledTzLoader(BaseTzLoader):
-        def __init__(self, oid, context=None):
+        def __init__(self, oid: int, context=None):
             super().__init__(oid, context)
             # The global map hands out the compiled class when psycopg has one
             # (psycopg[binary] or [c]), and the Python class otherwise.
             parser = adapters.get_loader(oid, Format.TEXT)
             self._parse = parser(oid, context).load
 
-        def load(self, data):
+        def load(self, data: bytes):
             return self._parse(data).replace(tzinfo=self.timezone)
 
     CompiledTzLoader.timezone = timezone
     return CompiledTzLoader
 
 
-def use_compiled_tz_loader(sender, connection, **kwargs) -> None:
+def use_compiled_tz_loader(sender: type, connection, **kwargs) -> None:
     """On each new PostgreSQL connection, replace Django's timestamptz loader."""
     if connection.vendor != "postgresql":
         return
