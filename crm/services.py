@@ -66,6 +66,18 @@ def audit_record(
     return event
 
 
+def audit_lead_view(*, actor: User | None, lead_id: int, detail: str = "") -> None:
+    """Audit that `actor` was shown a lead's record (`detail` says which part)."""
+    audit_record(
+        actor=actor,
+        action="view",
+        object_type="lead",
+        object_id=lead_id,
+        lead_id=lead_id,
+        detail=detail,
+    )
+
+
 def audit_record_many(
     *, actor: User | None, action: str, object_type: str, object_ids: Iterable[int]
 ) -> None:

@@ -9,7 +9,7 @@ from rest_framework.filters import OrderingFilter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from crm.services import audit_record, audit_record_many
+from crm.services import audit_lead_view, audit_record_many
 from notifications import selectors as sms_selectors
 from notifications import services as sms_services
 from notifications.models import Message
@@ -49,17 +49,6 @@ from .serializers import (
 )
 from .services import followup
 from .timeline import call_details, message_details, timeline_rows
-
-
-def _audit_view(request: Request, lead: Lead, detail: str = "") -> None:
-    audit_record(
-        actor=request.user,
-        action="view",
-        object_type="lead",
-        object_id=lead.pk,
-        lead_id=lead.pk,
-        detail=detail,
-    )
 
 
 class LeadViewSet(
@@ -118,7 +107,7 @@ class LeadViewSet(
 
     def retrieve(self, request: Request, *args, **kwargs) -> Response:
         lead = self.get_object()
-        _audit_view(request, lead)
+        audit_lead_view(actor=request.user, lead_id=lead.pk)
         return Response(LeadDetailSerializer(lead).data)
 
     @extend_schema(request=LeadCreateSerializer, responses={201: LeadDetailSerializer})
@@ -204,7 +193,7 @@ class LeadViewSet(
             return Response(
                 ActivitySerializer(note).data, status=status.HTTP_201_CREATED
             )
-        _audit_view(request, lead, detail="notes")
+        audit_lead_view(actor=request.user, lead_id=lead.pk, detail="notes")
         page = self.paginate_queryset(selectors.lead_notes(lead=lead))
         return self.get_paginated_response(ActivitySerializer(page, many=True).data)
 
@@ -213,7 +202,7 @@ class LeadViewSet(
     def timeline(self, request: Request, pk: str) -> Response:
         """Everything that happened on the lead, newest first."""
         lead = self.get_object()
-        _audit_view(request, lead, detail="timeline")
+        audit_lead_view(actor=request.user, lead_id=lead.pk, detail="timeline")
         page = self.paginate_queryset(selectors.lead_timeline(lead=lead))
         rows = ActivitySerializer(page, many=True).data
         for data, row in zip(rows, timeline_rows(page), strict=True):
@@ -259,7 +248,7 @@ class LeadViewSet(
             return Response(
                 MessageSerializer(message).data, status=status.HTTP_201_CREATED
             )
-        _audit_view(request, lead, detail="messages")
+        audit_lead_view(actor=request.user, lead_id=lead.pk, detail="messages")
         phone = str(lead.phone or "")
         consent = sms_selectors.consent_state_for(phone)
         conversation = {
@@ -293,7 +282,7 @@ class LeadViewSet(
             return Response(
                 ConsentEventSerializer(event).data, status=status.HTTP_201_CREATED
             )
-        _audit_view(request, lead, detail="sms-consent")
+        audit_lead_view(actor=request.user, lead_id=lead.pk, detail="sms-consent")
         events = sms_selectors.consent_history_for(str(lead.phone or ""))
         return Response(ConsentEventSerializer(events, many=True).data)
 
@@ -319,7 +308,7 @@ class LeadViewSet(
             return Response(
                 CallBackSerializer(callback).data, status=status.HTTP_201_CREATED
             )
-        _audit_view(request, lead, detail="callbacks")
+        audit_lead_view(actor=request.user, lead_id=lead.pk, detail="callbacks")
         page = self.paginate_queryset(selectors.callbacks_for_lead(lead=lead))
         return self.get_paginated_response(CallBackSerializer(page, many=True).data)
 
@@ -350,7 +339,7 @@ class LeadViewSet(
     def calls(self, request: Request, pk: str) -> Response:
         """The lead's calls, newest first, with recordings and voicemails."""
         lead = self.get_object()
-        _audit_view(request, lead, detail="calls")
+        audit_lead_view(actor=request.user, lead_id=lead.pk, detail="calls")
         page = self.paginate_queryset(voice_selectors.calls_for_lead(lead))
         return self.get_paginated_response(CallSerializer(page, many=True).data)
 

@@ -1,12 +1,10 @@
-"""What every lead page and card view shares: finding the lead, auditing the look."""
+"""What every lead page and card view shares: the lead, masked ids, card answers."""
 
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
-
-from crm.services import audit_record
 
 from .. import selectors
 from ..models import Lead
@@ -24,17 +22,6 @@ def lead_for(request: HttpRequest, pk: int) -> Lead:
     if pk > LARGEST_ID:
         raise Http404("No such lead.")
     return selectors.lead_get_for(user=request.user, lead_id=pk)
-
-
-def audit_lead_view(request: HttpRequest, lead: Lead, detail: str = "") -> None:
-    audit_record(
-        actor=request.user,
-        action="view",
-        object_type="lead",
-        object_id=lead.pk,
-        lead_id=lead.pk,
-        detail=detail,
-    )
 
 
 def masked(value: object) -> str:

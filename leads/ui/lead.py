@@ -26,6 +26,7 @@ from django.views.decorators.http import (
 )
 
 from crm.models import User
+from crm.services import audit_lead_view
 from notifications.models import ConsentEvent, Message, MessageTemplate
 from notifications.services import message_send_manual, template_render
 from telephony.services import CallRefused, call_click_to_call
@@ -43,7 +44,7 @@ from ..models import (
 from ..services import followup
 from ..services.intake import lead_find_repeat, normalize_email, normalize_phone
 from ..timeline import TIMELINE_PAGE, lead_open_callbacks, lead_timeline_rows
-from .common import audit_lead_view, is_htmx, lead_for, masked
+from .common import is_htmx, lead_for, masked
 from .forms import (
     PHONE_CONSENT_TEXT,
     CallBackForm,
@@ -199,7 +200,7 @@ def _page_context(
 
 
 def _page(request: HttpRequest, lead: Lead, *, status: int = 200, **kwargs: Any):
-    audit_lead_view(request, lead)
+    audit_lead_view(actor=request.user, lead_id=lead.pk)
     context = _page_context(request, lead, **kwargs)
     return render(request, "leads/lead_detail.html", context, status=status)
 
@@ -215,7 +216,7 @@ def _panels(
 ) -> HttpResponse:
     """One panel for htmx; with `refresh`, also what the action changed (oob)."""
     if refresh:
-        audit_lead_view(request, lead, detail="panels")
+        audit_lead_view(actor=request.user, lead_id=lead.pk, detail="panels")
     context = _page_context(request, lead, **kwargs)
     context.update(
         panel_template=PANEL_TEMPLATES[panel],
@@ -538,7 +539,7 @@ def _dedupe_match(request: HttpRequest, *, phone: object, email: object):
     by = "phone" if phone and str(lead.phone) == phone else "e-mail"
     if not selectors.lead_visible_to(user=request.user, lead=lead):
         return DedupeMatch(lead=None, by=by)
-    audit_lead_view(request, lead, detail="dedupe check")
+    audit_lead_view(actor=request.user, lead_id=lead.pk, detail="dedupe check")
     return DedupeMatch(lead=lead, by=by)
 
 

@@ -19,7 +19,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
-from crm.services import audit_record
+from crm.services import audit_lead_view
 
 from ...geo import USState
 from ...models import Admission, CoveredLevel, Lead, Payer
@@ -473,14 +473,7 @@ def programs(request: HttpRequest) -> HttpResponse:
         matches = programs_for_criteria(criteria=criteria)
         if filters.get("open_beds_only"):
             matches = [match for match in matches if not match.is_full]
-        audit_record(
-            actor=request.user,
-            action="view",
-            object_type="lead",
-            object_id=lead.pk,
-            lead_id=lead.pk,
-            detail="program matches",
-        )
+        audit_lead_view(actor=request.user, lead_id=lead.pk, detail="program matches")
         context.update(
             criteria=criteria,
             matches=[

@@ -27,9 +27,11 @@ from django.views.decorators.http import (
     require_safe,
 )
 
+from crm.services import audit_lead_view
+
 from ...models import Lead
 from ...services.followup import lead_zone
-from ...ui.common import LARGEST_ID, audit_lead_view, card_response, is_htmx, lead_for
+from ...ui.common import LARGEST_ID, card_response, is_htmx, lead_for
 from ...ui.forms import LeadLocalDateTimeField, PanelForm
 from ...ui.lead import Notice
 from ..consent import (
@@ -332,7 +334,9 @@ def part2_consent_new(request: HttpRequest, pk: int) -> HttpResponse:
     lead = lead_for(request, pk)
     zone = lead_zone(lead)
     if request.method != "POST":
-        audit_lead_view(request, lead, "part 2 consent form")
+        audit_lead_view(
+            actor=request.user, lead_id=lead.pk, detail="part 2 consent form"
+        )
         form = ConsentForm(
             zone=zone,
             initial={
@@ -436,7 +440,9 @@ def part2_packet_export(request: HttpRequest, pk: int) -> HttpResponse:
 def part2_disclosures(request: HttpRequest, pk: int) -> HttpResponse:
     """The patient's accounting of disclosures: every one, newest first."""
     lead = lead_for(request, pk)
-    audit_lead_view(request, lead, "accounting of disclosures")
+    audit_lead_view(
+        actor=request.user, lead_id=lead.pk, detail="accounting of disclosures"
+    )
     rows = [
         {
             "disclosure": disclosure,
@@ -465,7 +471,7 @@ def part2_refer_out(request: HttpRequest, pk: int) -> HttpResponse:
         for partner in partners
     }
     if request.method != "POST":
-        audit_lead_view(request, lead, "refer out form")
+        audit_lead_view(actor=request.user, lead_id=lead.pk, detail="refer out form")
         form = ReferOutForm(covered=covered)
         return _refer_page(request, lead, form, consents, partners)
     form = ReferOutForm(request.POST, covered=covered)

@@ -18,7 +18,7 @@ from django.views.decorators.http import (
     require_safe,
 )
 
-from crm.services import audit_record, audit_record_many
+from crm.services import audit_lead_view, audit_record, audit_record_many
 
 from ...models import InsuranceVerification, Lead
 from ...selectors import lead_get_for
@@ -102,14 +102,7 @@ def vob_request(request: HttpRequest, pk: int) -> HttpResponse:
             }
         )
         status = 200
-    audit_record(
-        actor=request.user,
-        action="view",
-        object_type="lead",
-        object_id=lead.pk,
-        lead_id=lead.pk,
-        detail="vob request",
-    )
+    audit_lead_view(actor=request.user, lead_id=lead.pk, detail="vob request")
     return render(
         request,
         "leads/admissions/vob_request.html",
