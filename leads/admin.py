@@ -5,7 +5,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
-from crm.services import audit_record, audit_record_many
+from crm.services import audit_lead_view, audit_record_many
 
 from . import services
 from .geo import USState
@@ -254,14 +254,7 @@ class LeadAdmin(SupervisorAccessMixin, admin.ModelAdmin):
             and self.get_queryset(request).filter(pk=object_id).exists()
         )
         if visible:
-            audit_record(
-                actor=request.user,
-                action="view",
-                object_type="lead",
-                object_id=object_id,
-                lead_id=int(object_id),
-                detail="admin",
-            )
+            audit_lead_view(actor=request.user, lead_id=int(object_id), detail="admin")
         return super().change_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request: HttpRequest, obj: Lead, form, change: bool) -> None:
